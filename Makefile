@@ -1,0 +1,41 @@
+# petakota: two commands do all set-up on a fresh Debian machine with Python 3.11.
+#   make run   - create .venv, install, load the demo city if the database is empty, serve on :5000
+#   make test  - create/refresh .venv, install test needs (incl. PostgreSQL 15 + PostGIS 3), run all tests
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test system-deps demo-data bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+run: $(VENV)/.runtime
+	$(BIN)/flask --app webmap load-demo --if-empty
+	$(BIN)/flask --app webmap run --host $(HOST) --port $(PORT)
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+test: $(VENV)/.dev system-deps
+	$(BIN)/python -m pytest
+
+demo-data: $(VENV)/.runtime
+	$(BIN)/python scripts/make_demo_city.py
+
+bench: $(VENV)/.dev
+	$(BIN)/python scripts/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,1315 @@
+"""Reading coverage-measurement files uploaded by field teams.
+
+Three layouts are understood:
+
+* the **canonical CSV** documented in ``docs/measurement-csv.md`` (:func:`template_csv` gives an
+  example to download),
+* **G-NetTrack Pro/Lite logs**, the tab- or comma-separated exports of the Android drive-test app,
+* **Ookla open-data performance tiles** (:func:`read_ookla_tiles`).
+
+Reading is parsing and validation only: no database and no boundaries (the caller decides later
+whether a point is inside the city and which kelurahan it belongs to).  A problem with the whole
+file raises one :class:`~geo.errors.InputFileError`; a problem with a row rejects that row and is
+listed, every one of them, in the returned batch so that the field team gets a complete report and
+can fix and re-upload only the rejected rows (:meth:`MeasurementBatch.write_rejected_csv`).
+
+Every value is first read as the raw string (``pyarrow.csv``), then converted column by column with
+``pyarrow.compute`` and numpy; no Python code runs per row except to build the problem list.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+import geopandas as gpd
+import shapely
+
+from geo import settings
+from geo.errors import InputFileError, Problem
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "MeasurementBatch",
+    "TileBatch",
+    "detect_format",
+    "read_measurements",
+    "read_ookla_tiles",
+    "template_csv",
+]
+
+#: Columns of the canonical measurement CSV, in the order of the template.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "latitude", "longitude", "timestamp", "operator", "technology", "signal_dbm", "no_service",
+    "download_mbps", "upload_mbps", "latency_ms", "accuracy_m", "device_id",
+)
+
+#: Canonical columns a file must have (plus ``signal_dbm`` or ``no_service``).
+REQUIRED_COLUMNS: tuple[str, ...] = ("latitude", "longitude", "timestamp", "technology")
+
+#: Header names accepted for each canonical column.  A header is compared after lower-casing it and
+#: turning every run of other characters into ``_`` ("Signal (dBm)" -> ``signal_dbm``); when a file
+#: has several accepted names for one column, the first in this order wins.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "latitude": ("latitude", "lat", "lintang"),
+    "longitude": ("longitude", "lon", "lng", "long", "bujur"),
+    "timestamp": ("timestamp", "waktu", "tanggal_waktu", "time", "datetime", "date_time"),
+    "operator": ("operator", "provider", "operator_seluler", "operator_name"),
+    "technology": ("technology", "teknologi", "tech", "network", "jaringan", "network_type"),
+    "signal_dbm": ("signal_dbm", "sinyal_dbm", "sinyal", "signal", "rsrp", "rscp", "rssi", "level",
+                   "level_dbm", "signal_strength", "kekuatan_sinyal"),
+    "no_service": ("no_service", "tanpa_layanan", "tidak_ada_sinyal", "no_signal"),
+    "download_mbps": ("download_mbps", "unduh_mbps", "download", "unduh"),
+    "upload_mbps": ("upload_mbps", "unggah_mbps", "upload", "unggah"),
+    "latency_ms": ("latency_ms", "latensi_ms", "ping_ms", "latency", "latensi", "ping"),
+    "accuracy_m": ("accuracy_m", "akurasi_m", "accuracy", "akurasi"),
+    "device_id": ("device_id", "id_perangkat", "perangkat", "device"),
+}
+
+#: G-NetTrack log columns (compared case-insensitively) for each canonical column; the first
+#: present wins.  ``Level`` is G-NetTrack's signal of the serving technology (RSRP on 4G, RSCP on
+#: 3G, RSSI on 2G); logs without it carry the same per-technology value in ``RSRP`` (see
+#: :func:`_gnettrack_signal`).  ``TESTDOWNLINK``/``TESTUPLINK`` are speed-test results and
+#: ``DL_bitrate``/``UL_bitrate`` the traffic throughput, both in kbps.
+GNETTRACK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "latitude": ("latitude",),
+    "longitude": ("longitude",),
+    "timestamp": ("timestamp",),
+    "operator": ("operatorname", "operator"),
+    "technology": ("networktech", "networkmode"),
+    "signal_dbm": ("level", "rsrp"),
+    "nr_signal_dbm": ("nrxrsrp",),
+    "download_mbps": ("testdownlink", "dl_bitrate"),
+    "upload_mbps": ("testuplink", "ul_bitrate"),
+    "latency_ms": ("pingavg",),
+    "accuracy_m": ("accuracy",),
+}
+
+#: Columns an Ookla performance-tile file must have (``tile``, the WKT polygon, is optional).
+OOKLA_COLUMNS: tuple[str, ...] = (
+    "quadkey", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms", "tests", "devices",
+)
+
+#: Technology names accepted (upper case; ``_``, ``-`` and no separator work instead of a space).
+TECHNOLOGY_NAMES: dict[str, str] = {
+    **dict.fromkeys(("2G", "GSM", "EDGE", "GPRS", "EGPRS"), "2G"),
+    **dict.fromkeys(("3G", "UMTS", "WCDMA", "HSPA", "HSPA+", "HSPAP", "HSDPA", "HSUPA",
+                     "DC HSPA+"), "3G"),
+    **dict.fromkeys(("4G", "4G+", "LTE", "LTE-A", "LTE+", "LTE CA", "LTE ADVANCED"), "4G"),
+    **dict.fromkeys(("5G", "NR", "5G NSA", "5G SA", "NR NSA", "NR SA", "5G NR", "NR5G"), "5G"),
+}
+
+#: Network-mode values that mean the phone had no service.  Such a row is kept as a ``no_service``
+#: observation: a phone without signal is real evidence of a blank spot.
+NO_SERVICE_NAMES: frozenset[str] = frozenset({
+    "NO SERVICE", "NONE", "EMERGENCY", "EMERGENCY ONLY", "NO SIGNAL", "NO NETWORK",
+    "OUT OF SERVICE", "LIMITED SERVICE", "TANPA LAYANAN", "TIDAK ADA SINYAL", "TIDAK ADA LAYANAN",
+})
+
+#: Words accepted in the ``no_service`` column (compared case-insensitively; empty means false).
+TRUE_WORDS: frozenset[str] = frozenset({"true", "1", "yes", "ya"})
+FALSE_WORDS: frozenset[str] = frozenset({"false", "0", "no", "tidak"})
+
+#: Timestamps earlier than this (UTC epoch seconds, 2000-01-01T00:00:00Z) are rejected: they come
+#: from a phone whose clock was never set (1970-01-01 is the classic).  Candidate for
+#: ``geo.settings``.
+EARLIEST_MEASUREMENT_S = 946_684_800
+
+#: An Ookla ``tile`` polygon may differ from the polygon computed from its quadkey by at most this
+#: many degrees (Hausdorff distance; the open data prints 15 significant digits).  Candidate for
+#: ``geo.settings``.
+TILE_TOLERANCE_DEG = 1e-6
+
+#: Timestamp layout of G-NetTrack logs (device local time, no zone).
+GNETTRACK_TIME_FORMAT = "%Y.%m.%d_%H.%M.%S"
+
+#: Name of each technology's signal measure, used in messages.
+_SIGNAL_MEASURE = {"5G": "RSRP", "4G": "RSRP", "3G": "RSCP", "2G": "RSSI"}
+_GENERATIONS = ("2G", "3G", "4G", "5G")
+_NO_TECHNOLOGY = -1
+_SNIFF_BYTES = 64 * 1024
+_PADDING = "__petakota_padding_"
+_MIN_TIMESTAMP_CHARS = len("2024-03-01T08:00")
+_ZONE_PATTERN = r"(?i)(z|[+-]\d\d(:?\d\d)?)$"
+_NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_QUADKEY_PATTERN = r"^[0-3]{1,23}$"
+_BINARY_SIGNATURES = {
+    b"\x89PNG": "a PNG image",
+    b"PK\x03\x04": "a ZIP archive or an Excel workbook (.xlsx)",
+    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
+    b"%PDF": "a PDF document",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+@dataclass
+class _Batch:
+    """What was read from one file: accepted rows, every problem, and the rejected raw rows."""
+
+    format: str
+    source: str
+    rows: int
+    frame: pd.DataFrame
+    problems: list[Problem]
+    rejected_rows: np.ndarray
+    rejected_raw: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    delimiter: str = field(default=",", repr=False)
+    raw: _RawTable | None = field(default=None, repr=False)
+
+    def reject(self, rows: np.ndarray, problems: list[Problem]) -> None:
+        """Reject accepted rows for a reason found later (e.g. "outside the city").
+
+        Parameters
+        ----------
+        rows
+            Line numbers (``frame["row"]`` values) of accepted rows to reject.
+        problems
+            One or more problems per rejected row, listed with the others.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return
+        self.frame = self.frame.loc[~self.frame["row"].isin(rows)].reset_index(drop=True)
+        self.problems = sorted([*self.problems, *problems], key=lambda p: int(p.row or 0))
+        self.rejected_rows = np.sort(np.concatenate([self.rejected_rows, rows]))
+        if self.raw is not None:
+            taken = self.raw.table.filter(pa.array(np.isin(self.raw.rows, rows))).to_pandas()
+            taken.index = self.raw.rows[np.isin(self.raw.rows, rows)]
+            self.rejected_raw = pd.concat([self.rejected_raw, taken]).sort_index()
+
+    def write_rejected_csv(self, path: str | Path) -> Path:
+        """Write the rejected rows, as they were in the file, for the field team to fix.
+
+        Parameters
+        ----------
+        path
+            Where to write the CSV: UTF-8 with a byte-order mark (so that Excel shows it correctly),
+            semicolon-separated if the upload was, else comma-separated.
+
+        Returns
+        -------
+        Path
+            ``path``.  Columns: ``row`` (line number in the uploaded file), the file's own columns
+            with their original text, then ``errors`` (the reasons of every problem of the row,
+            joined with ``"; "``).
+        """
+        errors = _errors_by_row(self.problems)
+        table = pd.concat([
+            pd.DataFrame({"row": self.rejected_rows}),
+            self.rejected_raw.reset_index(drop=True),
+            pd.DataFrame({"errors": [errors.get(int(r), "") for r in self.rejected_rows]}),
+        ], axis=1)
+        table.to_csv(path, index=False, encoding="utf-8-sig", sep=self.delimiter)
+        return Path(path)
+
+
+@dataclass
+class MeasurementBatch(_Batch):
+    """Measurements read from one file.
+
+    Attributes
+    ----------
+    format
+        ``"canonical"`` or ``"gnettrack"``.
+    source
+        File name, used in every message.
+    rows
+        Data rows read (blank lines are not rows).
+    frame
+        The accepted rows: ``row`` (line number in the file, the header is row 1), ``latitude`` and
+        ``longitude`` (degrees WGS84), ``measured_at`` (UTC epoch seconds), ``operator`` ("unknown"
+        when empty), ``technology`` ("2G" to "5G", "" only on a no-service row), ``signal_dbm`` (NaN
+        on a no-service row), ``no_service``, ``download_mbps``, ``upload_mbps``, ``latency_ms``,
+        ``accuracy_m`` (metres; NaN when missing) and ``device_id`` (None when missing).
+    problems
+        One problem per (row, column) issue, sorted by row.
+    rejected_rows
+        Line numbers of the rejected rows; a row with several problems is listed once.
+    """
+
+
+@dataclass
+class TileBatch(_Batch):
+    """Ookla performance tiles read from one file.
+
+    ``frame`` is a GeoDataFrame in EPSG:4326 with ``row``, ``quadkey``, ``period``, ``avg_d_mbps``,
+    ``avg_u_mbps``, ``avg_lat_ms``, ``tests``, ``devices`` and the tile polygon computed from the
+    quadkey as ``geometry``; the other attributes are as in :class:`MeasurementBatch`.
+    """
+
+
+class _Column:
+    """One column of the file: its header name and raw strings.
+
+    ``name`` may also be an array giving the source column of each row (G-NetTrack's signal);
+    ``tokens`` are the texts that mean "no value"; ``decimal_comma`` accepts ``-95,5`` as a number
+    (in ``;``-separated files, where a comma cannot be the delimiter).
+    """
+
+    def __init__(
+        self, name: str | np.ndarray, raw: pa.ChunkedArray | pa.Array,
+        tokens: tuple[str, ...] = ("",), *, decimal_comma: bool = False,
+        missing: np.ndarray | None = None,
+    ) -> None:
+        self.name = name
+        self.raw = raw
+        self.tokens = tokens
+        self.decimal_comma = decimal_comma
+        if missing is not None:
+            self.missing = missing
+
+    @cached_property
+    def text(self) -> pa.ChunkedArray | pa.Array:
+        """The values without surrounding white space."""
+        return pc.utf8_trim_whitespace(self.raw)
+
+    @cached_property
+    def missing(self) -> np.ndarray:
+        """Where the cell is empty or holds a missing-value token (G-NetTrack writes ``-``)."""
+        return _equals_any(self.text, self.tokens)
+
+
+@dataclass
+class _RawTable:
+    """A CSV file as raw strings, one record per data line, with the line number of each record."""
+
+    source: str
+    columns: list[str]
+    table: pa.Table
+    rows: np.ndarray
+    broken: list[tuple[int, str]]
+    delimiter: str
+
+    @property
+    def size(self) -> int:
+        """Number of well-formed records."""
+        return self.table.num_rows
+
+    def column(self, name: str, missing: tuple[str, ...]) -> _Column:
+        """Return the named column, treating the ``missing`` tokens as empty."""
+        return _Column(name, self.table.column(name), missing, decimal_comma=self.delimiter == ";")
+
+
+@dataclass
+class _Columns:
+    """The columns of one file by the name we give them (``names`` maps to the file's header)."""
+
+    raw: _RawTable
+    names: dict[str, str]
+    missing: tuple[str, ...] = ("",)
+
+    def __getitem__(self, key: str) -> _Column:
+        return self.raw.column(self.names[key], self.missing)
+
+    def get(self, key: str) -> _Column | None:
+        """Return the column, or None when the file does not have it."""
+        return self[key] if key in self.names else None
+
+
+class _Findings:
+    """Row-level problems found by column checks: each check flags records with one reason."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, mask: np.ndarray, column: _Column, reason: str) -> None:
+        """Record ``reason`` where ``mask`` is true, with the column's raw value."""
+        index = np.flatnonzero(mask)
+        if index.size:
+            names = np.broadcast_to(np.asarray(column.name, dtype=object), (self.size,))[index]
+            values = column.raw.take(pa.array(index)).to_numpy(zero_copy_only=False)
+            self._found.append((index, names, values, np.full(index.size, reason, dtype=object)))
+
+    def rejected(self) -> np.ndarray:
+        """Boolean mask of the records with at least one problem."""
+        mask = np.zeros(self.size, dtype=bool)
+        for index, *_ in self._found:
+            mask[index] = True
+        return mask
+
+    def problems(self, raw: _RawTable) -> list[Problem]:
+        """Every problem, broken lines included, sorted by row, then by column in file order."""
+        parts = [(raw.rows[index], *found) for index, *found in self._found]
+        parts.append(_broken_problems(raw))
+        rows, names, values, reasons = (np.concatenate(part) for part in zip(*parts, strict=True))
+        position = {name: i for i, name in enumerate(raw.columns)}
+        place = np.array([position.get(name, -1) for name in names], dtype=np.int64)
+        order = np.lexsort((place, rows))
+        return [Problem(reason=r, file=raw.source, row=int(n), column=c, value=v)
+                for n, c, v, r in zip(rows[order], names[order], values[order], reasons[order],
+                                      strict=True)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+def read_measurements(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    timezone: str | None = None,
+    now: datetime | None = None,
+    source_name: str | None = None,
+) -> MeasurementBatch:
+    """Read and validate a coverage-measurement file.
+
+    Parameters
+    ----------
+    path
+        The uploaded file: a canonical CSV or a G-NetTrack log.
+    format
+        ``"auto"`` (detect from the header), ``"canonical"`` or ``"gnettrack"``.
+    timezone
+        IANA time zone of timestamps written without a zone (G-NetTrack logs always are);
+        ``settings.DEFAULT_TIMEZONE`` (WIB) by default.
+    now
+        Time of the upload (timezone-aware); timestamps more than ``settings.FUTURE_TOLERANCE_S``
+        seconds later are rejected.  Defaults to the current time.
+    source_name
+        Name to report instead of the file name (e.g. the name the user uploaded).
+
+    Returns
+    -------
+    MeasurementBatch
+        Accepted rows, every row-level problem and the rejected rows.
+
+    Raises
+    ------
+    InputFileError
+        If the file as a whole cannot be used: missing, empty, binary, not UTF-8, too large, of an
+        unknown layout or without a required column.
+    """
+    _check_choice(format, ("auto", "canonical", "gnettrack"), "format")
+    zone = _time_zone(timezone)
+    now_s = _epoch_seconds(now)
+    raw = _read_table(path, source_name=source_name)
+    kind = _measurement_format(raw, format)
+    values, findings = _parse_measurements(raw, kind, zone=zone, now_s=now_s)
+    _check_not_swapped(values["latitude"], values["longitude"], raw.source)
+    frame = _measurement_frame(values, raw.rows, ~findings.rejected())
+    return MeasurementBatch(**_batch_parts(kind, raw, findings, frame))
+
+
+def read_columns(path: str | Path, *, source_name: str | None = None) -> list[str]:
+    """Return the column names of a file's header, reading only its first bytes.
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing, empty, binary or its header cannot be read.
+    """
+    path = Path(path)
+    source = source_name or path.name
+    if not path.is_file():
+        raise InputFileError(f"'{source}' does not exist.")
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head:
+        raise InputFileError(f"'{source}' is empty (0 bytes).")
+    _check_text(head, source)
+    header, _ = _first_lines(head, source)
+    fields = [name.strip() for name in _split_line(header, _sniff_delimiter(header), source)]
+    return [name for name in fields if name]
+
+
+def _check_not_swapped(lat: np.ndarray, lon: np.ndarray, source: str) -> None:
+    """Reject a file whose latitude and longitude columns are exchanged throughout.
+
+    Latitude beyond +-90 on most rows, while the longitude column would be a valid latitude, can
+    only mean swapped columns (always so in Indonesia, where longitudes are 95..141 degrees).
+    """
+    both = np.isfinite(lat) & np.isfinite(lon)
+    if not both.any():
+        return
+    swapped = (np.abs(lat[both]) > 90.0) & (np.abs(lat[both]) <= 180.0) & (np.abs(lon[both]) <= 90)
+    share = float(swapped.mean())
+    if share >= settings.SWAPPED_COORDINATE_SHARE:
+        i = int(np.flatnonzero(swapped)[0])
+        raise InputFileError(
+            f"'{source}': latitude and longitude look swapped for the whole file ({share:.0%} of "
+            f"the rows have a 'latitude' of {lat[both][i]:g}, beyond 90 degrees, and a "
+            f"'longitude' of {lon[both][i]:g}). Exchange the two column names and upload again; "
+            "nothing was stored.")
+
+
+def read_ookla_tiles(
+    path: str | Path, *, period: str | None = None, source_name: str | None = None
+) -> TileBatch:
+    """Read and validate an Ookla open-data performance-tile CSV.
+
+    Parameters
+    ----------
+    path
+        CSV with ``quadkey``, ``tile`` (WKT polygon, optional), ``avg_d_kbps``, ``avg_u_kbps``,
+        ``avg_lat_ms``, ``tests`` and ``devices``; other columns are ignored.
+    period
+        Label stored with every tile, e.g. ``"2022-Q3"``.
+    source_name
+        Name to report instead of the file name.
+
+    Returns
+    -------
+    TileBatch
+        Accepted tiles (speeds converted to Mbps, polygon computed from the quadkey) and problems.
+        A row is rejected for an invalid quadkey, a ``tile`` polygon that does not match its
+        quadkey, a missing, non-numeric or negative value, or fewer than one test.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read or lacks a required column.
+    """
+    raw = _read_table(path, source_name=source_name)
+    names = _resolve_columns(raw, {c: (c,) for c in (*OOKLA_COLUMNS, "tile")}, OOKLA_COLUMNS)
+    values, findings = _parse_tiles(raw, names)
+    frame = _tile_frame(values, raw.rows, ~findings.rejected(), period)
+    return TileBatch(**_batch_parts("ookla", raw, findings, frame))
+
+
+def detect_format(columns: list[str], *, source: str | None = None) -> str:
+    """Name the layout of a file from its header.
+
+    Parameters
+    ----------
+    columns
+        Column names of the header row.
+
+    Returns
+    -------
+    str
+        ``"ookla"`` (has ``quadkey`` and ``avg_d_kbps``), ``"gnettrack"`` (``Timestamp``,
+        ``Longitude``, ``Latitude``, ``NetworkMode`` or ``NetworkTech``, ``RSRP`` or ``Level``) or
+        ``"canonical"`` (a latitude and a longitude column under any accepted name).
+
+    Raises
+    ------
+    InputFileError
+        If the header matches none of them; the message lists the columns found and expected.
+    """
+    return _detect(columns, source=source)
+
+
+def template_csv() -> str:
+    """Return a canonical CSV template: the header and three example rows (one without service)."""
+    rows = [
+        CANONICAL_COLUMNS,
+        ("1.665432", "101.447210", "2024-03-01T08:00:00", "Telkomsel", "4G", "-95", "false",
+         "12.5", "3.2", "45", "5", "hp-tim-1"),
+        ("1.667100", "101.450020", "2024-03-01T08:00:30+07:00", "Indosat", "3G", "-88", "false",
+         "", "", "", "8", "hp-tim-1"),
+        ("1.671230", "101.455870", "2024-03-01 08:01:00", "Telkomsel", "", "", "true",
+         "", "", "", "6", "hp-tim-1"),
+    ]
+    return "".join(",".join(row) + "\n" for row in rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the file
+# --------------------------------------------------------------------------------------------------
+
+def _read_table(path: str | Path, *, source_name: str | None) -> _RawTable:
+    """Check the file as a whole and read every value as a raw string."""
+    path = Path(path)
+    source = source_name or path.name
+    data = _read_bytes(path, source)
+    _check_text(data[:_SNIFF_BYTES], source)
+    header, first_row = _first_lines(data[:_SNIFF_BYTES], source)
+    _check_utf8(data, source)
+    delimiter = _sniff_delimiter(header)
+    names, named = _column_names(header, first_row, delimiter, source)
+    table, broken = _parse_csv(data, names, delimiter, source)
+    return _tidy_table(source, table.select(names[:named]), broken, delimiter)
+
+
+def _read_bytes(path: Path, source: str) -> bytes:
+    """Return the content of the file, after checking that it exists and its size."""
+    if not path.is_file():
+        raise InputFileError(f"'{source}' does not exist.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputFileError(f"'{source}' is empty (0 bytes).")
+    limit = settings.MAX_UPLOAD_BYTES
+    if size > limit:
+        raise InputFileError(f"'{source}' is {size / 1e6:.1f} MB, more than the limit of "
+                             f"{limit / 1e6:.1f} MB; split it into smaller files.")
+    return path.read_bytes()
+
+
+def _check_text(head: bytes, source: str) -> None:
+    """Reject binary content (images, archives, workbooks) and UTF-16 text."""
+    for signature, kind in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise InputFileError(f"'{source}' is not a CSV file: it looks like {kind}. Export the "
+                                 "data as CSV (comma-separated, UTF-8) and upload that.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputFileError(f"'{source}' is UTF-16 text; save it as 'CSV UTF-8' and upload again.")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise InputFileError(f"'{source}' is not a CSV file: it contains binary data "
+                             f"(a NUL byte at offset {nul}).")
+
+
+def _first_lines(head: bytes, source: str) -> tuple[str, str | None]:
+    """Return the header line and, when complete, the first data line of the file."""
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    lines = re.split(rb"\r\n|\r|\n", head[start:], maxsplit=2)
+    if len(lines) == 1 and len(head) == _SNIFF_BYTES:
+        raise InputFileError(f"'{source}' is not a CSV file: its first line is longer than "
+                             f"{_SNIFF_BYTES // 1024} KiB.")
+    header = _decode_header(lines[0], source, offset=start)
+    if not header.strip():
+        raise InputFileError(f"'{source}': the first line is empty; it must hold the column names.")
+    complete = len(lines) == 3 or len(head) < _SNIFF_BYTES
+    first_row = lines[1].decode("utf-8", "replace") if len(lines) > 1 and complete else None
+    return header, first_row
+
+
+def _decode_header(line: bytes, source: str, *, offset: int) -> str:
+    """Decode the header line, naming the first byte that is not UTF-8."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _encoding_error(source, offset + err.start, 1, line[err.start]) from err
+
+
+def _sniff_delimiter(header: str) -> str:
+    """Guess the delimiter from the header: tab, then semicolon if more frequent than comma."""
+    if "\t" in header:
+        return "\t"
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _column_names(
+    header: str, first_row: str | None, delimiter: str, source: str
+) -> tuple[list[str], int]:
+    """Return unique column names for the parser and how many of them the header really names.
+
+    A trailing delimiter (G-NetTrack ends rows with a tab) makes the data one field wider than the
+    header; the extra empty field is read under a padding name and dropped.
+    """
+    fields = [name.strip() for name in _split_line(header, delimiter, source)]
+    while fields and not fields[-1]:
+        fields.pop()
+    if not fields:
+        raise InputFileError(f"'{source}': the first line holds no column names.")
+    width = len(fields)
+    extra = _split_line(first_row, delimiter, source)[width:] if first_row is not None else []
+    if extra and not any(value.strip() for value in extra):
+        width += len(extra)
+    names = _unique([name or f"column_{i + 1}" for i, name in enumerate(fields)])
+    return names + [f"{_PADDING}{i}" for i in range(width - len(fields))], len(fields)
+
+
+def _split_line(line: str, delimiter: str, source: str) -> list[str]:
+    """Split one CSV line into fields, honouring quotes."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as err:
+        raise InputFileError(f"'{source}': the first lines cannot be read as CSV ({err}).") from err
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Make repeated column names unique by appending ``_2``, ``_3``..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _parse_csv(
+    data: bytes, names: list[str], delimiter: str, source: str, *, threads: bool = True
+) -> tuple[pa.Table, list]:
+    """Read all data lines as strings; lines with a wrong number of fields are set aside."""
+    broken: list = []
+
+    def set_aside(row: object) -> str:
+        broken.append(row)
+        return "skip"
+
+    try:
+        table = pv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)),
+            read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
+            parse_options=pv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
+                                          invalid_row_handler=set_aside),
+            convert_options=pv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False, check_utf8=False),  # checked before
+        )
+    except pa.ArrowException as err:
+        raise _csv_error(source, err) from err
+    if threads and any(row.number is None for row in broken):
+        return _parse_csv(data, names, delimiter, source, threads=False)  # to learn line numbers
+    return table, broken
+
+
+def _csv_error(source: str, err: Exception) -> InputFileError:
+    """Turn a parser error into a message for the user."""
+    detail = str(err).replace("CSV parse error: ", "").splitlines()[0]
+    return InputFileError(f"'{source}' cannot be read as CSV: {detail}.")
+
+
+def _encoding_error(source: str, offset: int, line: int, byte: int) -> InputFileError:
+    """Say where the file stops being UTF-8 and how to fix it."""
+    return InputFileError(
+        f"'{source}' is not UTF-8 text: byte 0x{byte:02X} at offset {offset} (line {line}) cannot "
+        "be decoded. Save the file as 'CSV UTF-8' (Excel: Save As > CSV UTF-8) and upload it "
+        "again.")
+
+
+def _check_utf8(data: bytes, source: str) -> None:
+    """Refuse a file that is not UTF-8 text, naming the first offending byte.
+
+    Checked before parsing, because the parser cannot report a broken line that is not UTF-8.
+    """
+    if data.isascii():
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise _encoding_error(source, err.start, line, data[err.start]) from err
+
+
+def _tidy_table(source: str, table: pa.Table, broken: list, delimiter: str) -> _RawTable:
+    """Give records their file line, drop blank lines, refuse a file without data rows."""
+    rows = _line_numbers(table.num_rows, [row.number for row in broken])
+    blank = _blank_records(table)
+    if blank.any():
+        table, rows = table.filter(pa.array(~blank)), rows[~blank]
+    kept = [(row.number, row.text) for row in broken if row.text.strip(f" {delimiter}\r\n")]
+    if table.num_rows + len(kept) == 0:
+        raise InputFileError(f"'{source}' has a header but no data rows.")
+    return _RawTable(source, table.column_names, table, rows, kept, delimiter)
+
+
+def _line_numbers(records: int, broken: list[int]) -> np.ndarray:
+    """Line number of each record: the header is line 1, broken lines are skipped."""
+    lines = np.arange(2, records + len(broken) + 2, dtype=np.int64)
+    return lines[~np.isin(lines, broken)] if broken else lines
+
+
+def _blank_records(table: pa.Table) -> np.ndarray:
+    """Find records whose every field is empty (blank lines, ``,,,,`` rows of spreadsheets)."""
+    blank = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        candidates = np.flatnonzero(blank)
+        if candidates.size == 0:
+            break
+        values = pc.utf8_trim_whitespace(column.take(pa.array(candidates)))
+        blank[candidates] = pc.equal(values, "").to_numpy(zero_copy_only=False)
+    return blank
+
+
+def _broken_problems(raw: _RawTable) -> tuple[np.ndarray, ...]:
+    """Row, column (none), value and reason of each line with a wrong number of fields."""
+    return (np.array([number for number, _ in raw.broken], dtype=np.int64),
+            np.full(len(raw.broken), None, dtype=object),
+            np.array([text for _, text in raw.broken], dtype=object),
+            np.array([_broken_reason(text, raw) for _, text in raw.broken], dtype=object))
+
+
+def _broken_reason(text: str, raw: _RawTable) -> str:
+    """Explain a line whose number of fields does not match the header."""
+    if text.count('"') % 2:
+        return ('this line has an unmatched double quote ("), which joins it with the lines after '
+                "it; remove the quote or close it")
+    found = len(_split_line(text, raw.delimiter, raw.source))
+    return (f"this line has {found} fields but the header has {len(raw.columns)} columns; "
+            "check for a missing value or an unquoted delimiter inside a value")
+
+
+# --------------------------------------------------------------------------------------------------
+# Layout detection and column names
+# --------------------------------------------------------------------------------------------------
+
+def _normalize(name: str) -> str:
+    """Compare header names case-insensitively, ignoring punctuation and spaces."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+def _detect(columns: list[str], *, source: str | None) -> str:
+    """Return the layout of a header, or raise naming what was found and expected."""
+    keys = {_normalize(c) for c in columns}
+    if {"quadkey", "avg_d_kbps"} <= keys:
+        return "ookla"
+    if _is_gnettrack(keys):
+        return "gnettrack"
+    if _first_alias(keys, "latitude") and _first_alias(keys, "longitude"):
+        return "canonical"
+    where = f"'{source}': " if source else ""
+    raise InputFileError(
+        f"{where}the columns do not match a known layout. Found: {', '.join(columns[:40])}. "
+        f"Expected the canonical columns ({', '.join(CANONICAL_COLUMNS)}), a G-NetTrack log "
+        "(Timestamp, Longitude, Latitude, NetworkMode or NetworkTech, RSRP or Level) or Ookla "
+        f"tiles ({', '.join(OOKLA_COLUMNS)}). See docs/measurement-csv.md.")
+
+
+def _is_gnettrack(keys: set[str]) -> bool:
+    """G-NetTrack logs name their columns Timestamp, Longitude, Latitude, NetworkMode, RSRP..."""
+    return ({"timestamp", "longitude", "latitude"} <= keys
+            and bool(keys & {"networkmode", "networktech"}) and bool(keys & {"rsrp", "level"}))
+
+
+def _first_alias(keys: set[str], column: str) -> str | None:
+    """Return the first accepted name of a canonical column among normalized header keys."""
+    return next((alias for alias in COLUMN_ALIASES[column] if alias in keys), None)
+
+
+def _measurement_format(raw: _RawTable, requested: str) -> str:
+    """Return the layout to read: the requested or the detected one (never Ookla tiles)."""
+    if requested != "auto":
+        return requested
+    kind = _detect(raw.columns, source=raw.source)
+    if kind == "ookla":
+        raise InputFileError(f"'{raw.source}' holds Ookla performance tiles, not measurements; "
+                             "import it as Ookla tiles.")
+    return kind
+
+
+def _resolve_columns(
+    raw: _RawTable, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> dict[str, str]:
+    """Map each wanted column to the file's header name; raise naming every missing one."""
+    by_key: dict[str, str] = {}
+    for name in raw.columns:
+        by_key.setdefault(_normalize(name), name)
+    found = {wanted: next((by_key[a] for a in names if a in by_key), None)
+             for wanted, names in aliases.items()}
+    missing = [wanted for wanted in required if found[wanted] is None]
+    if missing:
+        expected = "; ".join(f"{m} ({' / '.join(aliases[m])})" for m in missing)
+        raise InputFileError(
+            f"'{raw.source}' is missing required columns: {', '.join(missing)}. Accepted names: "
+            f"{expected}. Found: {', '.join(raw.columns[:40])}.")
+    return {wanted: name for wanted, name in found.items() if name is not None}
+
+
+def _measurement_columns(raw: _RawTable, kind: str) -> dict[str, str]:
+    """Header names of the measurement columns in this file."""
+    if kind == "gnettrack":
+        return _resolve_columns(raw, GNETTRACK_COLUMNS, ("latitude", "longitude", "timestamp",
+                                                         "technology", "signal_dbm"))
+    names = _resolve_columns(raw, COLUMN_ALIASES, REQUIRED_COLUMNS)
+    if "signal_dbm" not in names and "no_service" not in names:
+        raise InputFileError(
+            f"'{raw.source}' is missing required columns: signal_dbm or no_service (a file needs "
+            f"the signal in dBm, or a no_service column when it only records places without "
+            f"service). Found: {', '.join(raw.columns[:40])}.")
+    return names
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurements: column checks
+# --------------------------------------------------------------------------------------------------
+
+def _parse_measurements(
+    raw: _RawTable, kind: str, *, zone: str, now_s: int
+) -> tuple[dict[str, Any], _Findings]:
+    """Convert and check every measurement column; return the values and the problems found."""
+    columns = _Columns(raw, _measurement_columns(raw, kind),
+                       ("", "-") if kind == "gnettrack" else ("",))
+    checks = _Findings(raw.size)
+    values: dict[str, Any] = {
+        "latitude": _check_coordinate(columns["latitude"], "latitude", 90.0, checks),
+        "longitude": _check_coordinate(columns["longitude"], "longitude", 180.0, checks),
+        "measured_at": _check_timestamps(columns["timestamp"], zone, now_s, checks),
+    }
+    technology, no_service = _check_technology(columns["technology"], columns.get("no_service"),
+                                                checks)
+    signal = (_gnettrack_signal(columns["signal_dbm"], columns.get("nr_signal_dbm"), technology)
+              if kind == "gnettrack" else _canonical_signal(columns.get("signal_dbm"), raw))
+    values["signal_dbm"] = _check_signal(*signal, technology, no_service, checks)
+    speed_unit = 0.001 if kind == "gnettrack" else 1.0  # G-NetTrack throughput is in kbps
+    for key, label, unit in (("download_mbps", "download speed", speed_unit),
+                             ("upload_mbps", "upload speed", speed_unit),
+                             ("latency_ms", "latency", 1.0), ("accuracy_m", "accuracy", 1.0)):
+        values[key] = _check_amount(columns.get(key), label, checks, size=raw.size) * unit
+    values.update(technology=technology, no_service=no_service,
+                  operator=_operators(columns.get("operator"), raw.size),
+                  device_id=_device_ids(columns.get("device_id"), raw.size))
+    return values, checks
+
+
+def _numbers(column: _Column) -> tuple[np.ndarray, np.ndarray]:
+    """Convert a column to float64: NaN where empty or not a number, plus the not-a-number mask."""
+    empty = _equals_any(column.raw, column.tokens)
+    try:
+        converted = pc.cast(_null_where(empty, column.raw), pa.float64())
+    except pa.ArrowInvalid:
+        present = _null_where(column.missing, column.text)
+        converted = _lenient_numbers(present, decimal_comma=column.decimal_comma)
+    else:
+        column.missing = empty  # a clean cast proves that no cell has surrounding white space
+    values = np.asarray(converted.to_numpy(zero_copy_only=False), dtype=np.float64)
+    bad = ~column.missing & ~np.isfinite(values)
+    return np.where(bad, np.nan, values), bad
+
+
+def _equals_any(values: pa.ChunkedArray | pa.Array, tokens: tuple[str, ...]) -> np.ndarray:
+    """Where the values equal one of the tokens."""
+    found = np.zeros(len(values), dtype=bool)
+    for token in tokens:
+        found |= pc.equal(values, token).to_numpy(zero_copy_only=False)
+    return found
+
+
+def _null_where(mask: np.ndarray, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Return the values with nulls where ``mask`` is true."""
+    return pc.if_else(pa.array(mask), pa.scalar(None, values.type), values)
+
+
+def _lenient_numbers(text: pa.Array, *, decimal_comma: bool) -> pa.Array:
+    """Convert what looks like a number (a decimal comma too, in ``;`` files); null the rest."""
+    if decimal_comma:
+        text = pc.replace_substring(text, ",", ".")
+    valid = pc.match_substring_regex(text, _NUMBER_PATTERN)
+    return pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.string())), pa.float64())
+
+
+def _check_coordinate(
+    column: _Column, label: str, limit: float, checks: _Findings
+) -> np.ndarray:
+    """Degrees of latitude or longitude; missing, bad or out-of-range ones are problems."""
+    values, bad = _numbers(column)
+    checks.add(column.missing, column, f"{label} is missing")
+    checks.add(bad, column, f"{label} is not a number (decimal degrees expected, e.g. 1.6654)")
+    checks.add(np.abs(values) > limit, column,
+               f"{label} must be between -{limit:g} and {limit:g} degrees")
+    return values
+
+
+def _check_timestamps(column: _Column, zone: str, now_s: int, checks: _Findings) -> np.ndarray:
+    """UTC epoch seconds of each timestamp; bad, future or unset-clock ones are problems."""
+    seconds = _parse_timestamps(column, zone)
+    bad = ~column.missing & np.isnan(seconds)
+    checks.add(column.missing, column, "timestamp is missing")
+    checks.add(bad, column, "timestamp is not a date and time such as 2024-03-01T08:00:00, "
+               "2024-03-01 08:00:00 or 2024-03-01T08:00:00+07:00")
+    checks.add(seconds > now_s + settings.FUTURE_TOLERANCE_S, column,
+               "timestamp is in the future; check the phone's clock and the time zone")
+    checks.add(seconds < EARLIEST_MEASUREMENT_S, column,
+               "timestamp is before 2000-01-01; the phone's clock was probably not set")
+    return seconds
+
+
+def _check_technology(
+    column: _Column, flag_column: _Column | None, checks: _Findings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Technology code per row (index into 2G..5G, -1 for none) and the no-service flag."""
+    code = _technology_codes(column.text)
+    says_no_service = code == len(_GENERATIONS)
+    unknown = ~column.missing & (code < 0)
+    no_service = says_no_service | _check_no_service(flag_column, checks, size=column.missing.size)
+    checks.add(unknown, column, "technology is not one of 2G, 3G, 4G, 5G (GSM, EDGE, UMTS, HSPA+, "
+               "LTE, NR... are accepted too)")
+    checks.add(column.missing & ~no_service, column,
+               "technology is missing; it may only be empty on a row without service")
+    return np.where(says_no_service, _NO_TECHNOLOGY, code), no_service
+
+
+def _technology_codes(text: pa.Array) -> np.ndarray:
+    """Index of each technology name's generation in 2G..5G, 4 for "no service", -1 if unknown."""
+    names, codes = _technology_lookup()
+    position = pc.index_in(pc.utf8_upper(text), value_set=names)
+    found = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
+    return np.where(found >= 0, codes[np.maximum(found, 0)], -1)
+
+
+def _technology_lookup() -> tuple[pa.Array, np.ndarray]:
+    """Every accepted spelling of a technology name and its code."""
+    coded = {name: _GENERATIONS.index(gen) for name, gen in TECHNOLOGY_NAMES.items()}
+    coded |= dict.fromkeys(NO_SERVICE_NAMES, len(_GENERATIONS))
+    spelled = {variant: code for name, code in coded.items() for variant in (
+        name, name.replace(" ", "_"), name.replace(" ", "-"), name.replace(" ", ""))}
+    return pa.array(list(spelled), pa.string()), np.array(list(spelled.values()), dtype=np.int64)
+
+
+def _check_no_service(column: _Column | None, checks: _Findings, *, size: int) -> np.ndarray:
+    """Read the ``no_service`` flag: true/false/1/0/yes/no/ya/tidak, empty meaning false."""
+    if column is None:
+        return np.zeros(size, dtype=bool)
+    word = pc.utf8_lower(column.text)
+    yes = pc.is_in(word, value_set=pa.array(sorted(TRUE_WORDS))).to_numpy(zero_copy_only=False)
+    no = pc.is_in(word, value_set=pa.array(sorted(FALSE_WORDS))).to_numpy(zero_copy_only=False)
+    checks.add(~column.missing & ~yes & ~no, column,
+               "no_service must be true or false (1/0, yes/no, ya/tidak)")
+    return yes
+
+
+def _canonical_signal(
+    column: _Column | None, raw: _RawTable
+) -> tuple[_Column, np.ndarray, np.ndarray]:
+    """Return the signal column of a canonical file and its values (all empty if absent)."""
+    if column is None:
+        empty = pa.array(np.full(raw.size, "", dtype=object), pa.string())
+        column = _Column("signal_dbm", empty, missing=np.ones(raw.size, dtype=bool))
+    return (column, *_numbers(column))
+
+
+def _gnettrack_signal(
+    base: _Column, nr: _Column | None, technology: np.ndarray
+) -> tuple[_Column, np.ndarray, np.ndarray]:
+    """Choose the signal of each G-NetTrack row and name the column it came from.
+
+    ``Level`` (or, in logs without it, ``RSRP``) holds the serving technology's signal: RSRP on
+    4G, RSCP on 3G and RSSI on 2G.  The Cork log shows it: HSPA+/UMTS rows carry -85..-51 dBm in
+    ``RSRP`` (an RSCP; RSRQ holds Ec/No) while ``NRxRSRP`` keeps a stale -51.0 and ``RSSI`` is
+    empty.
+    On 5G (NSA) rows ``RSRP`` is the LTE anchor, so a plausible ``NRxRSRP`` (the NR SS-RSRP) is
+    preferred.
+    """
+    values, bad = _numbers(base)
+    if nr is None:
+        return base, values, bad
+    nr_values, nr_bad = _numbers(nr)
+    low, high = settings.SIGNAL_RANGE_DBM["5G"]
+    use_nr = ((technology == _GENERATIONS.index("5G")) & (nr_values >= low) & (nr_values <= high)
+              & ~np.isin(nr_values, list(settings.SIGNAL_SENTINELS_DBM["5G"])))
+    merged = _Column(np.where(use_nr, nr.name, base.name),
+                     pc.if_else(pa.array(use_nr), nr.raw, base.raw), base.tokens,
+                     decimal_comma=base.decimal_comma, missing=base.missing & ~use_nr)
+    return merged, np.where(use_nr, nr_values, values), bad & ~use_nr
+
+
+def _check_signal(
+    column: _Column, values: np.ndarray, bad: np.ndarray, technology: np.ndarray,
+    no_service: np.ndarray, checks: _Findings,
+) -> np.ndarray:
+    """Signal in dBm (NaN without service); missing, sentinel or implausible ones are problems."""
+    expected = ~no_service
+    checks.add(expected & column.missing, column,
+               "signal is missing; give the signal in dBm, or mark the row as no service")
+    checks.add(expected & bad, column, "signal is not a number (dBm expected, e.g. -95)")
+    for code, generation in enumerate(_GENERATIONS):
+        measured = expected & (technology == code) & np.isfinite(values)
+        _check_signal_range(column, values, measured, generation, checks)
+    return np.where(no_service, np.nan, values)
+
+
+def _check_signal_range(
+    column: _Column, values: np.ndarray, measured: np.ndarray, generation: str, checks: _Findings
+) -> None:
+    """Flag app sentinels, then values outside the physical range of one technology."""
+    sentinels = sorted(settings.SIGNAL_SENTINELS_DBM.get(generation, ()))
+    for sentinel in sentinels:
+        checks.add(measured & (values == sentinel), column,
+                   f"sentinel value {sentinel:g} means 'unknown' in app exports")
+    low, high = settings.SIGNAL_RANGE_DBM[generation]
+    outside = measured & ~np.isin(values, sentinels) & ((values < low) | (values > high))
+    measure = _SIGNAL_MEASURE.get(generation, "signal")
+    checks.add(outside, column,
+               f"outside the plausible {measure} range {low:g}..{high:g} dBm for {generation}")
+
+
+def _check_amount(
+    column: _Column | None, label: str, checks: _Findings, *, size: int,
+    required: bool = False,
+) -> np.ndarray:
+    """Read an optional non-negative quantity (speed, latency, accuracy); NaN where empty."""
+    if column is None:
+        return np.full(size, np.nan)
+    values, bad = _numbers(column)
+    if required:
+        checks.add(column.missing, column, f"{label} is missing")
+    checks.add(bad, column, f"{label} is not a number")
+    checks.add(values < 0, column, f"{label} must not be negative")
+    return values
+
+
+def _operators(column: _Column | None, size: int) -> pa.Array:
+    """Operator names, stripped; "unknown" where empty."""
+    if column is None:
+        return pa.array(np.full(size, "unknown", dtype=object), pa.string())
+    return pc.if_else(pa.array(column.missing), "unknown", column.text)
+
+
+def _device_ids(column: _Column | None, size: int) -> pa.Array:
+    """Device identifiers, stripped; null where empty."""
+    if column is None:
+        return pa.nulls(size, pa.string())
+    return _null_where(column.missing, column.text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Timestamps
+# --------------------------------------------------------------------------------------------------
+
+def _parse_timestamps(column: _Column, zone: str) -> np.ndarray:
+    """UTC epoch seconds (float, NaN where unreadable); times without a zone are in ``zone``."""
+    empty = _equals_any(column.raw, column.tokens)
+    present = _null_where(empty, column.raw)
+    seconds = _iso_timestamps(present, zone)
+    if seconds is None:
+        present = _null_where(column.missing, column.text)
+        seconds = _mixed_timestamps(present, zone)
+    else:
+        column.missing = empty  # a clean cast proves that no cell has surrounding white space
+    too_short = pc.less(pc.utf8_length(present), _MIN_TIMESTAMP_CHARS)  # a date without a time
+    return np.where(pc.fill_null(too_short, False).to_numpy(zero_copy_only=False), np.nan, seconds)
+
+
+def _iso_timestamps(present: pa.Array, zone: str) -> np.ndarray | None:
+    """Fast path: every value is ISO 8601 without a zone, or every value has one; else None."""
+    try:
+        return _seconds(_localize(pc.cast(present, pa.timestamp("ms")), zone))
+    except pa.ArrowInvalid:
+        pass
+    try:
+        return _seconds(pc.cast(present, pa.timestamp("ms", "UTC")))
+    except pa.ArrowInvalid:
+        return None
+
+
+def _mixed_timestamps(present: pa.Array, zone: str) -> np.ndarray:
+    """Slow path, value by value: G-NetTrack ``2019.12.14_10.16.30`` first, then ISO 8601."""
+    seconds = _gnettrack_timestamps(present, zone)
+    rest = np.isnan(seconds) & present.is_valid().to_numpy(zero_copy_only=False)
+    if rest.any():
+        seconds[rest] = _pandas_timestamps(present.filter(pa.array(rest)), zone)
+    return seconds
+
+
+def _gnettrack_timestamps(present: pa.Array, zone: str) -> np.ndarray:
+    """Parse ``%Y.%m.%d_%H.%M.%S`` strictly (a value must print back identically)."""
+    parsed = pc.strptime(present, GNETTRACK_TIME_FORMAT, unit="s", error_is_null=True)
+    exact = pc.equal(pc.strftime(parsed, GNETTRACK_TIME_FORMAT), present)
+    return _seconds(_localize(pc.if_else(exact, parsed, pa.scalar(None, parsed.type)), zone))
+
+
+def _pandas_timestamps(text: pa.Array, zone: str) -> np.ndarray:
+    """ISO 8601 values one by one (mixed zones, fractions, errors), via pandas."""
+    values = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+    zoned = pc.match_substring_regex(text, _ZONE_PATTERN).to_numpy(zero_copy_only=False)
+    seconds = np.full(len(values), np.nan)
+    aware = pd.to_datetime(values[zoned], format="ISO8601", errors="coerce", utc=True)
+    seconds[zoned] = _seconds(pa.array(aware.dt.tz_localize(None)))
+    naive = pd.to_datetime(values[~zoned], format="ISO8601", errors="coerce")
+    seconds[~zoned] = _seconds(_localize(pa.array(naive), zone))
+    return seconds
+
+
+def _localize(local: pa.Array, zone: str) -> pa.Array:
+    """Read naive wall-clock times in ``zone`` (ambiguous or skipped DST times: the earliest)."""
+    return pc.assume_timezone(local, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+
+
+def _seconds(timestamps: pa.Array) -> np.ndarray:
+    """Whole UTC epoch seconds of timestamps as float64, NaN for nulls."""
+    unit = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[timestamps.type.unit]
+    ticks = pc.cast(timestamps, pa.int64()).to_numpy(zero_copy_only=False)
+    return np.floor(np.asarray(ticks, dtype=np.float64) / unit)
+
+
+def _time_zone(name: str | None) -> str:
+    """Return the time zone to use, checked to be a known IANA name."""
+    zone = name or settings.DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as 'Asia/Jakarta', "
+                         "'Asia/Makassar' or 'Asia/Jayapura'") from err
+    return zone
+
+
+def _epoch_seconds(now: datetime | None) -> int:
+    """``now`` (timezone-aware) as UTC epoch seconds; the current time by default."""
+    if now is None:
+        now = datetime.now(UTC)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    return int(now.timestamp())
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
+    """Raise ValueError unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Ookla tiles
+# --------------------------------------------------------------------------------------------------
+
+def _parse_tiles(raw: _RawTable, names: dict[str, str]) -> tuple[dict[str, Any], _Findings]:
+    """Convert and check every tile column; return the values and the problems found."""
+    columns = _Columns(raw, names)
+    checks = _Findings(raw.size)
+    tiles = _check_quadkeys(columns["quadkey"], checks)
+    _check_tile_polygons(columns.get("tile"), tiles, checks)
+    values: dict[str, Any] = {"quadkey": columns["quadkey"].text, "geometry": tiles}
+    for key, out, label, scale in (("avg_d_kbps", "avg_d_mbps", "download speed", 0.001),
+                                   ("avg_u_kbps", "avg_u_mbps", "upload speed", 0.001),
+                                   ("avg_lat_ms", "avg_lat_ms", "latency", 1.0)):
+        values[out] = _check_amount(columns[key], label, checks, size=raw.size,
+                                    required=True) * scale
+    values["tests"] = _check_count(columns["tests"], "tests", 1, checks)
+    values["devices"] = _check_count(columns["devices"], "devices", 0, checks)
+    return values, checks
+
+
+def _check_quadkeys(column: _Column, checks: _Findings) -> np.ndarray:
+    """Compute the tile polygon of each valid quadkey (None for invalid ones: problems)."""
+    valid = pc.match_substring_regex(column.text, _QUADKEY_PATTERN).to_numpy(zero_copy_only=False)
+    checks.add(column.missing, column, "quadkey is missing")
+    checks.add(~column.missing & ~valid, column,
+               "quadkey is not valid: it must be 1 to 23 digits 0-3; keep it as text, not a number")
+    tiles = np.full(valid.size, None, dtype=object)
+    if valid.any():
+        keys = column.text.filter(pa.array(valid)).to_numpy(zero_copy_only=False)
+        tiles[valid] = shapely.box(*_quadkey_bounds(keys.astype(str)))
+    return tiles
+
+
+def _quadkey_bounds(keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """West, south, east and north edges (degrees) of the Web-Mercator tiles named by quadkeys."""
+    zoom = np.char.str_len(keys).astype(np.int64)
+    width = int(zoom.max())
+    digits = keys.astype(f"U{width}").view(np.uint32).reshape(-1, width).astype(np.int64) - ord("0")
+    shift = zoom[:, None] - 1 - np.arange(width)[None, :]
+    weight = np.where(shift >= 0, np.left_shift(1, np.maximum(shift, 0)), 0)
+    x = ((digits & 1) * weight).sum(axis=1)
+    y = (((digits >> 1) & 1) * weight).sum(axis=1)
+    size = 2.0 ** zoom
+    return x / size * 360 - 180, _tile_latitude(y + 1, size), (x + 1) / size * 360 - 180, \
+        _tile_latitude(y, size)
+
+
+def _tile_latitude(y: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Latitude (degrees) of the northern edge of tile row ``y`` at a zoom with ``size`` rows."""
+    return np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y / size))))
+
+
+def _check_tile_polygons(column: _Column | None, tiles: np.ndarray, checks: _Findings) -> None:
+    """Check that the file's WKT polygon, where given, matches the quadkey's tile."""
+    if column is None:
+        return
+    given = ~column.missing & ~shapely.is_missing(tiles)
+    text = np.where(given, column.text.to_numpy(zero_copy_only=False), None)
+    polygons = shapely.from_wkt(text, on_invalid="ignore")
+    unreadable = given & shapely.is_missing(polygons)
+    distance = shapely.hausdorff_distance(polygons, tiles)
+    checks.add(unreadable, column, "tile is not a WKT polygon")
+    checks.add(given & ~unreadable & ~(distance <= TILE_TOLERANCE_DEG), column,
+               f"tile polygon does not match its quadkey (differs by more than "
+               f"{TILE_TOLERANCE_DEG:g} degrees)")
+
+
+def _check_count(
+    column: _Column, label: str, minimum: int, checks: _Findings
+) -> np.ndarray:
+    """Read a whole number of at least ``minimum``."""
+    values, bad = _numbers(column)
+    checks.add(column.missing, column, f"{label} is missing")
+    checks.add(bad, column, f"{label} is not a number")
+    checks.add(np.isfinite(values) & (values != np.round(values)), column,
+               f"{label} must be a whole number")
+    checks.add(values < minimum, column, f"{label} must be at least {minimum}")
+    return values
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+def _measurement_frame(values: dict, rows: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
+    """Build the accepted measurements with the documented columns and dtypes."""
+    mask = pa.array(keep)
+    names = pa.array([*_GENERATIONS, ""])  # code -1 (no technology) is the last name
+    technology = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(values["technology"] < 0, len(_GENERATIONS), values["technology"])),
+        names).filter(mask).cast(pa.string())
+    return pd.DataFrame({
+        "row": rows[keep].astype(np.int64),
+        "latitude": values["latitude"][keep],
+        "longitude": values["longitude"][keep],
+        "measured_at": values["measured_at"][keep].astype(np.int64),
+        "operator": values["operator"].filter(mask).to_pandas(),
+        "technology": technology.to_pandas(),
+        "signal_dbm": values["signal_dbm"][keep],
+        "no_service": values["no_service"][keep].astype(bool),
+        "download_mbps": values["download_mbps"][keep],
+        "upload_mbps": values["upload_mbps"][keep],
+        "latency_ms": values["latency_ms"][keep],
+        "accuracy_m": values["accuracy_m"][keep],
+        "device_id": pd.Series(values["device_id"].filter(mask).to_numpy(zero_copy_only=False),
+                               dtype=object),
+    }, copy=False)
+
+
+def _tile_frame(
+    values: dict, rows: np.ndarray, keep: np.ndarray, period: str | None
+) -> gpd.GeoDataFrame:
+    """Build the accepted tiles as a GeoDataFrame in EPSG:4326."""
+    frame = pd.DataFrame({
+        "row": rows[keep].astype(np.int64),
+        "quadkey": pd.Series(values["quadkey"].filter(pa.array(keep)).to_pandas(), dtype="str"),
+        "period": pd.Series(np.full(int(keep.sum()), period, dtype=object), dtype=object),
+        "avg_d_mbps": values["avg_d_mbps"][keep],
+        "avg_u_mbps": values["avg_u_mbps"][keep],
+        "avg_lat_ms": values["avg_lat_ms"][keep],
+        "tests": values["tests"][keep].astype(np.int64),
+        "devices": values["devices"][keep].astype(np.int64),
+    })
+    tiles = gpd.GeoSeries(values["geometry"][keep], crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=tiles)
+
+
+def _batch_parts(kind: str, raw: _RawTable, findings: _Findings, frame: pd.DataFrame) -> dict:
+    """Everything a batch holds besides the accepted rows."""
+    rejected = findings.rejected()
+    broken_rows = np.array([number for number, _ in raw.broken], dtype=np.int64)
+    rejected_rows = np.sort(np.concatenate([raw.rows[rejected], broken_rows])).astype(np.int64)
+    return {
+        "format": kind, "source": raw.source, "rows": raw.size + len(raw.broken), "frame": frame,
+        "problems": findings.problems(raw), "rejected_rows": rejected_rows,
+        "rejected_raw": _rejected_raw(raw, rejected),
+        "delimiter": ";" if raw.delimiter == ";" else ",", "raw": raw,
+    }
+
+
+def _rejected_raw(raw: _RawTable, rejected: np.ndarray) -> pd.DataFrame:
+    """Return the original text of the rejected rows, in file order, under the file's names."""
+    records = raw.table.filter(pa.array(rejected)).to_pandas()
+    records.index = raw.rows[rejected]
+    broken = pd.DataFrame([_fit_fields(text, raw) for _, text in raw.broken], columns=raw.columns,
+                          index=[number for number, _ in raw.broken], dtype=object)
+    parts = [part for part in (records, broken) if len(part)]
+    table = pd.concat(parts) if parts else records
+    return table.sort_index()
+
+
+def _fit_fields(text: str, raw: _RawTable) -> list[str]:
+    """Fields of a broken line fitted to the header: padded, or the extra ones in the last one."""
+    fields = _split_line(text, raw.delimiter, raw.source)
+    width = len(raw.columns)
+    if len(fields) > width:
+        fields = fields[:width - 1] + [raw.delimiter.join(fields[width - 1:])]
+    return fields + [""] * (width - len(fields))
+
+
+def _errors_by_row(problems: list[Problem]) -> dict[int, str]:
+    """Join the reasons of every problem of each row with ``"; "``."""
+    by_row: dict[int, list[str]] = {}
+    for problem in problems:
+        by_row.setdefault(int(problem.row or 0), []).append(problem.reason)
+    return {row: "; ".join(texts) for row, texts in by_row.items()}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, only when missing:
+# PostgreSQL 15 server binaries with PostGIS 3 (tests start their own throwaway server).
+set -euo pipefail
+packages=(postgresql-15 postgresql-15-postgis-3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing system packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+  echo "Cannot install ${missing[*]}: run as root or install them yourself." >&2; exit 1; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

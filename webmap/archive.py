@@ -1,0 +1,67 @@
+"""Immutable archive of every file given to petakota (uploads, boundary files, facility lists).
+
+A file is stored once under its SHA-256, read-only, before anything is parsed, so a day's field
+work is never lost even when its ingest fails or is killed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    """A file in the archive: its content hash, archived copy and size in bytes."""
+
+    sha256: str
+    path: Path
+    size_bytes: int
+    original_name: str
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex SHA-256 of a file, streamed in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def safe_name(name: str) -> str:
+    """Reduce a user-supplied file name to a safe base name (no folders, no odd characters)."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._")
+    return cleaned[:120] or "upload"
+
+
+def archive_file(source: Path, archive_dir: Path, *, original_name: str | None = None
+                 ) -> ArchivedFile:
+    """Copy ``source`` into ``archive_dir/<sha[:2]>/<sha>/<name>`` read-only; reuse an existing copy.
+
+    The copy is written to a temporary name and renamed, so a crash never leaves half a file
+    under the final name.
+    """
+    source = Path(source)
+    name = safe_name(original_name or source.name)
+    sha = sha256_of(source)
+    folder = Path(archive_dir) / sha[:2] / sha
+    target = folder / name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{name}.partial"
+        shutil.copyfile(source, partial)
+        os.chmod(partial, 0o444)
+        os.replace(partial, target)
+    return ArchivedFile(sha, target, target.stat().st_size, original_name or source.name)
+
+
+def archive_folder(archived: ArchivedFile) -> Path:
+    """The folder holding an archived file and its derived reports (e.g. rejected rows)."""
+    return archived.path.parent

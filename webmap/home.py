@@ -1,0 +1,32 @@
+"""The landing page: which cities and how much data the database holds."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+
+from webmap.db import get_engine
+from webmap.models import Facility, Kelurahan, Measurement, Upload
+from webmap.store import current_boundary_version, list_cities
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index():
+    """List the cities with their kelurahan, measurement, facility and upload counts."""
+    with get_engine().connect() as conn:
+        cities = [city | _counts(conn, city["kode"]) for city in list_cities(conn)]
+    return render_template("home.html", cities=cities)
+
+
+def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:
+    version = current_boundary_version(conn, kode)
+    counts = {"boundary_version": version["id"] if version else None}
+    for name, table in (("measurements", Measurement), ("facilities", Facility),
+                        ("uploads", Upload)):
+        counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)
+                                    .where(table.city_kode == kode)).scalar_one()
+    counts["kelurahan"] = conn.execute(
+        sa.select(sa.func.count()).select_from(Kelurahan)
+        .where(Kelurahan.boundary_version_id == counts["boundary_version"])).scalar_one()
+    return counts

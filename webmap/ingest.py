@@ -1,0 +1,428 @@
+"""Getting files into the database: boundaries, coverage measurements, Ookla tiles, facilities.
+
+Each function archives the file first (nothing is ever lost), parses and validates it with
+``geo``, tags points with their kelurahan and H3 cell, then writes everything in ONE transaction:
+a crash or kill mid-ingest leaves no partial batch.  Re-ingesting a file, or rows already stored,
+adds nothing and says so.  No Flask here: the CLI, the upload page and the benchmarks call these.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+import geopandas as gpd
+import shapely
+from h3ronpy.vector import coordinates_to_cells
+
+from geo import settings
+from geo.boundaries import read_boundaries
+from geo.errors import InputFileError, Problem
+from geo.facilities import read_facilities
+from geo.kelurahan_lookup import build_kelurahan_index
+from geo.measurements import detect_format, read_columns, read_measurements, read_ookla_tiles
+from geo.projection import utm_crs_for
+from webmap import store
+from webmap.archive import ArchivedFile, archive_file, archive_folder
+from webmap.database import geometry_to_db
+from webmap.models import Facility, Measurement, OoklaTile
+
+Progress = Callable[[int], None]
+
+#: Test hook: kill the process after this many measurement chunks were written (inside the
+#: transaction), to prove a killed ingest leaves nothing behind.  Never set in production.
+_CRASH_AFTER_CHUNKS_ENV = "PETAKOTA_TEST_KILL_AFTER_CHUNKS"
+
+
+@dataclass
+class IngestOptions:
+    """Who ingests into which city, and where the archive lives."""
+
+    archive_dir: Path
+    uploaded_by: str = "cli"
+    city_kode: str | None = None
+    now: datetime | None = None
+    progress: Callable[[int, int], Progress] | None = None  # (total, unit) -> advance callback
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- boundaries ------------------------------------------------------------------------------------
+
+def import_boundaries(engine: Engine, path: Path, options: IngestOptions, **read_options: Any
+                      ) -> dict[str, Any]:
+    """Import a kelurahan boundary file as a new boundary version of its city.
+
+    ``read_options`` go to :func:`geo.boundaries.read_boundaries` (field names, layer, city).
+    Older versions are kept; measurements and facilities are re-tagged with the new kelurahan.
+    """
+    archived = archive_file(Path(path), options.archive_dir)
+    imported = read_boundaries(archived.path, **read_options)
+    kelurahan = imported.kelurahan
+    reports = []
+    with engine.begin() as conn:
+        for kota_kode, city_frame in kelurahan.groupby("kota_kode", sort=True):
+            reports.append(_import_city_boundaries(conn, archived, imported, str(kota_kode),
+                                                   city_frame, options))
+    return reports[0] if len(reports) == 1 else {"cities": reports}
+
+
+def _import_city_boundaries(conn: Connection, archived: ArchivedFile, imported: Any,
+                            kota_kode: str, frame: gpd.GeoDataFrame, options: IngestOptions
+                            ) -> dict[str, Any]:
+    nama = str(frame["kota"].dropna().iloc[0]) if frame["kota"].notna().any() else kota_kode
+    created = store.ensure_city(conn, kode=kota_kode, nama=nama,
+                                utm_epsg=int(utm_crs_for(frame).to_epsg()),
+                                timezone=options.extra.get("timezone") or settings.DEFAULT_TIMEZONE)
+    report: dict[str, Any] = {
+        "city": kota_kode, "city_created": created, "file": archived.original_name,
+        "sha256": archived.sha256, "kelurahan": int(len(frame)),
+        "kecamatan": int(frame["kecamatan_kode"].nunique()), "source_crs": imported.source_crs,
+        "field_map": imported.field_map, "notes": [n.as_dict() for n in imported.notes],
+    }
+    existing = store.find_boundary_version(conn, kota_kode, archived.sha256)
+    if existing:
+        return report | {"already_imported": True, "boundary_version": existing["id"],
+                         "message": f"This file was already imported as boundary version "
+                                    f"{existing['id']}; nothing changed."}
+    previous = store.current_boundary_version(conn, kota_kode)
+    version_id = store.insert_boundary_version(
+        conn, frame, city_kode=kota_kode, source_name=archived.original_name,
+        sha256=archived.sha256, archive_path=str(archived.path), imported_by=options.uploaded_by,
+        report=report)
+    report |= {"already_imported": False, "boundary_version": version_id,
+               "changes": _boundary_changes(conn, kota_kode, previous, frame),
+               "retagged": _retag_points(conn, kota_kode, frame)}
+    report["message"] = (f"Imported {len(frame)} kelurahan of {nama} as boundary version "
+                         f"{version_id}.")
+    return report
+
+
+def _boundary_changes(conn: Connection, city_kode: str, previous: dict | None,
+                      frame: gpd.GeoDataFrame) -> dict[str, list[str]]:
+    if previous is None:
+        return {"added": sorted(frame["kode"]), "removed": []}
+    old = set(store.load_kelurahan(conn, city_kode, version_id=previous["id"])["kode"])
+    new = set(frame["kode"])
+    return {"added": sorted(new - old), "removed": sorted(old - new)}
+
+
+def _retag_points(conn: Connection, city_kode: str, kelurahan: gpd.GeoDataFrame
+                  ) -> dict[str, int]:
+    """Give stored measurements and facilities the kelurahan of the new boundaries."""
+    index = build_kelurahan_index(kelurahan)
+    counts = {}
+    for table in (Measurement.__table__, Facility.__table__):
+        rows = store.point_rows(conn, table, city_kode)
+        codes = index.assign(rows["longitude"].to_numpy(), rows["latitude"].to_numpy())
+        store.update_kelurahan_codes(conn, table, rows["id"].to_numpy(), codes)
+        counts[table.name] = int(len(rows))
+    return counts
+
+
+# --- coverage measurements -----------------------------------------------------------------------
+
+def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
+                        format: str = "auto", timezone: str | None = None,
+                        period: str | None = None) -> dict[str, Any]:
+    """Validate and store a coverage file; return the report (also stored with the upload).
+
+    The report has ``format, rows, accepted, rejected, duplicates, errors`` plus ``file``,
+    ``sha256``, ``upload_id``, ``city``, ``already_ingested``, ``rejected_csv`` and ``message``.
+    ``rows = accepted + rejected + duplicates``.
+    """
+    path = Path(path)
+    _check_size(path)
+    archived = archive_file(path, options.archive_dir,
+                            original_name=options.extra.get("original_name"))
+    if format == "auto":
+        format = detect_format(read_columns(archived.path, source_name=archived.original_name),
+                               source=archived.original_name)
+    kind = "ookla" if format == "ookla" else "measurements"
+    with engine.connect() as conn:
+        city = store.get_city(conn, options.city_kode)
+        previous = store.find_upload(conn, city["kode"], kind, archived.sha256)
+        if previous is not None:
+            return _already_ingested(previous, archived)
+        kelurahan = store.load_kelurahan(conn, city["kode"])
+    if kind == "ookla":
+        return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
+    batch = read_measurements(archived.path, format=format, timezone=timezone or city["timezone"],
+                              now=options.now, source_name=archived.original_name)
+    return _store_measurements(engine, archived, city, kelurahan, batch, options)
+
+
+def _check_size(path: Path) -> None:
+    if not path.is_file():
+        raise InputFileError(f"{path.name}: file not found.")
+    size = path.stat().st_size
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise InputFileError(f"{path.name}: the file is {size / 2**20:.0f} MiB, larger than the "
+                             f"limit of {settings.MAX_UPLOAD_BYTES / 2**20:.0f} MiB; split it.")
+
+
+def _already_ingested(previous: dict, archived: ArchivedFile) -> dict[str, Any]:
+    report = dict(previous["report"])
+    return report | {
+        "file": archived.original_name, "accepted": 0, "rejected": previous["rejected"],
+        "duplicates": previous["accepted"] + previous["duplicates"], "already_ingested": True,
+        "upload_id": previous["id"],
+        "message": f"This file (SHA-256 {archived.sha256[:12]}…) was already ingested as upload "
+                   f"{previous['id']} on {previous['uploaded_at']:%Y-%m-%d %H:%M}; nothing added.",
+    }
+
+
+def _store_measurements(engine: Engine, archived: ArchivedFile, city: dict,
+                        kelurahan: gpd.GeoDataFrame, batch: Any, options: IngestOptions
+                        ) -> dict[str, Any]:
+    index = build_kelurahan_index(kelurahan)
+    codes = index.assign(batch.frame["longitude"].to_numpy(), batch.frame["latitude"].to_numpy())
+    _reject_if_swapped(batch, index, codes, city)
+    _reject_outside(batch, codes, city)
+    rows = batch.frame.copy()
+    rows["kelurahan_kode"] = codes[pd.notna(codes)]
+    rows = _measurement_rows(rows, city["kode"])
+    report = _base_report(batch, archived, city)
+    with engine.begin() as conn:
+        upload_id = store.insert_upload(
+            conn, city_kode=city["kode"], kind="measurements", sha256=archived.sha256,
+            original_name=archived.original_name, archive_path=str(archived.path),
+            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=batch.format)
+        rows["upload_id"] = upload_id
+        accepted = _insert_with_progress(conn, rows[store.MEASUREMENT_COLUMNS], options)
+        report |= {"upload_id": upload_id, "accepted": accepted,
+                   "duplicates": len(rows) - accepted,
+                   "rejected_csv": _write_rejected(batch, archived)}
+        report["message"] = _summary(report)
+        store.finish_upload(conn, upload_id, report)
+    return report
+
+
+def _measurement_rows(rows: pd.DataFrame, city_kode: str) -> pd.DataFrame:
+    rows["city_kode"] = city_kode
+    rows["h3_cell"] = h3_cells(rows["latitude"].to_numpy(), rows["longitude"].to_numpy())
+    rows["row_hash"] = measurement_hashes(rows, city_kode)
+    return rows
+
+
+def h3_cells(lat: np.ndarray, lon: np.ndarray, *, resolution: int | None = None) -> np.ndarray:
+    """H3 cell ids (as int64) of points, at ``settings.H3_RESOLUTION`` unless given."""
+    if len(lat) == 0:
+        return np.zeros(0, dtype=np.int64)
+    res = settings.H3_RESOLUTION if resolution is None else resolution
+    cells = coordinates_to_cells(np.ascontiguousarray(lat, dtype=np.float64),
+                                 np.ascontiguousarray(lon, dtype=np.float64), res)
+    return np.asarray(cells.to_numpy()).astype(np.int64)
+
+
+_HASH_COLUMNS = ["measured_at", "latitude", "longitude", "operator", "technology", "signal_dbm",
+                 "no_service", "device_id"]
+
+
+def measurement_hashes(rows: pd.DataFrame, city_kode: str) -> np.ndarray:
+    """A 64-bit content hash per observation: the same observation is stored only once.
+
+    Coordinates are rounded to 1e-6 degrees (~0.1 m), so re-exports with different float
+    formatting still match.
+    """
+    key = rows[_HASH_COLUMNS].copy()
+    key["latitude"] = key["latitude"].round(6)
+    key["longitude"] = key["longitude"].round(6)
+    key["device_id"] = key["device_id"].fillna("")
+    key["city"] = city_kode
+    hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
+    return hashed.view(np.int64)
+
+
+def _reject_if_swapped(batch: Any, index: Any, codes: np.ndarray, city: dict) -> None:
+    """Reject the whole file when its latitude and longitude columns are exchanged.
+
+    (Latitudes beyond 90 degrees are caught by the reader; this catches the case where both
+    orders are valid degrees but only the exchanged one falls in the city.)
+    """
+    if len(codes) == 0 or np.mean(pd.notna(codes)) >= settings.SWAPPED_COORDINATE_SHARE:
+        return
+    lat, lon = batch.frame["latitude"].to_numpy(), batch.frame["longitude"].to_numpy()
+    inside_swapped = float(np.mean(pd.notna(index.assign(lat, lon))))
+    if inside_swapped >= settings.SWAPPED_COORDINATE_SHARE:
+        raise InputFileError(
+            f"'{batch.source}': latitude and longitude look swapped for the whole file (e.g. "
+            f"latitude {lat[0]:g}, longitude {lon[0]:g}); exchanged, {inside_swapped:.0%} of the "
+            f"points fall inside {city['nama']}. Exchange the two column names and upload "
+            "again; nothing was stored.")
+
+
+def _reject_outside(batch: Any, codes: np.ndarray, city: dict) -> None:
+    """Move rows outside every kelurahan (beyond the sliver tolerance) to the rejected rows."""
+    outside = pd.isna(codes)
+    frame = batch.frame.loc[outside]
+    reason = (f"outside the kelurahan boundaries of {city['nama']} "
+              f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
+    batch.reject(frame["row"].to_numpy(), [
+        Problem(reason=reason, file=batch.source, row=int(r), column="latitude, longitude",
+                value=f"{lat:.6f}, {lon:.6f}")
+        for r, lat, lon in zip(frame["row"], frame["latitude"], frame["longitude"], strict=True)])
+
+
+def _insert_with_progress(conn: Connection, rows: pd.DataFrame, options: IngestOptions) -> int:
+    advance = options.progress(len(rows), "rows") if options.progress else None
+    crash_after = int(os.environ.get(_CRASH_AFTER_CHUNKS_ENV, "0") or 0)
+    done = {"chunks": 0}
+
+    def _step(n: int) -> None:
+        if advance:
+            advance(n)
+        done["chunks"] += 1
+        if crash_after and done["chunks"] >= crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return store.insert_measurements(conn, rows, chunk_rows=settings.INGEST_CHUNK_ROWS,
+                                     progress=_step)
+
+
+def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, Any]:
+    return {
+        "format": batch.format, "file": archived.original_name, "sha256": archived.sha256,
+        "city": city["kode"], "rows": int(batch.rows), "accepted": 0,
+        "rejected": int(len(batch.rejected_rows)), "duplicates": 0, "already_ingested": False,
+        "errors": [p.as_dict() for p in batch.problems],
+    }
+
+
+def _write_rejected(batch: Any, archived: ArchivedFile) -> str | None:
+    """Write the rejected rows (original text plus reasons) beside the archived file."""
+    if len(batch.rejected_rows) == 0:
+        return None
+    target = archive_folder(archived) / "rejected_rows.csv"
+    batch.write_rejected_csv(target)
+    return str(target)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    return (f"{report['rows']} rows read: {report['accepted']} stored, {report['rejected']} "
+            f"rejected, {report['duplicates']} already stored (duplicates).")
+
+
+# --- Ookla tiles -----------------------------------------------------------------------------------
+
+def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan: gpd.GeoDataFrame,
+                  options: IngestOptions, *, period: str | None) -> dict[str, Any]:
+    batch = read_ookla_tiles(archived.path, period=period, source_name=archived.original_name)
+    centroids = shapely.centroid(batch.frame.geometry.to_numpy())
+    index = build_kelurahan_index(kelurahan, tolerance_m=OOKLA_TILE_TOLERANCE_M)
+    codes = index.assign(shapely.get_x(centroids), shapely.get_y(centroids))
+    batch.frame["latitude"], batch.frame["longitude"] = shapely.get_y(centroids), \
+        shapely.get_x(centroids)
+    _reject_outside(batch, codes, city)
+    tiles = batch.frame.copy()
+    tiles["kelurahan_kode"] = codes[pd.notna(codes)]
+    report = _base_report(batch, archived, city)
+    with engine.begin() as conn:
+        upload_id = store.insert_upload(
+            conn, city_kode=city["kode"], kind="ookla", sha256=archived.sha256,
+            original_name=archived.original_name, archive_path=str(archived.path),
+            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format="ookla")
+        accepted = _insert_tiles(conn, tiles, city["kode"], upload_id)
+        report |= {"upload_id": upload_id, "accepted": accepted,
+                   "duplicates": len(tiles) - accepted,
+                   "rejected_csv": _write_rejected(batch, archived)}
+        report["message"] = _summary(report)
+        store.finish_upload(conn, upload_id, report)
+    return report
+
+
+#: Ookla zoom-16 tiles are ~600 m wide: a tile whose centre lies this close to the city counts.
+OOKLA_TILE_TOLERANCE_M = 450.0
+
+
+def _insert_tiles(conn: Connection, tiles: gpd.GeoDataFrame, city_kode: str, upload_id: int
+                  ) -> int:
+    table = OoklaTile.__table__
+    known = {(q, p) for q, p in conn.execute(sa.select(table.c.quadkey, table.c.period)
+                                             .where(table.c.city_kode == city_kode))}
+    records = [
+        {"upload_id": upload_id, "city_kode": city_kode, "quadkey": t.quadkey,
+         "period": t.period or "", "avg_d_mbps": float(t.avg_d_mbps),
+         "avg_u_mbps": float(t.avg_u_mbps), "avg_lat_ms": float(t.avg_lat_ms),
+         "tests": int(t.tests), "devices": int(t.devices), "kelurahan_kode": t.kelurahan_kode,
+         "geom": geometry_to_db(conn.dialect.name, t.geometry)}
+        for t in tiles.itertuples(index=False) if (t.quadkey, t.period or "") not in known
+    ]
+    unique = list({(r["quadkey"], r["period"]): r for r in records}.values())
+    if unique:
+        conn.execute(sa.insert(table), unique)
+    return len(unique)
+
+
+# --- facilities --------------------------------------------------------------------------------------
+
+def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read_options: Any
+                      ) -> dict[str, Any]:
+    """Import facility points (CSV, GeoJSON/GeoPackage, OpenCelliD) into a city.
+
+    ``read_options`` go to :func:`geo.facilities.read_facilities` (``facility_type``, ``status``,
+    ``crs``, ``format``).  Facilities already stored (same ``external_id``, or same type, name
+    and position) are counted as duplicates.
+    """
+    archived = archive_file(Path(path), options.archive_dir,
+                            original_name=options.extra.get("original_name"))
+    with engine.connect() as conn:
+        city = store.get_city(conn, options.city_kode)
+        previous = store.find_upload(conn, city["kode"], "facilities", archived.sha256)
+        if previous is not None:
+            return _already_ingested(previous, archived)
+        kelurahan = store.load_kelurahan(conn, city["kode"])
+    batch = read_facilities(archived.path, near=tuple(kelurahan.total_bounds),
+                            source_name=archived.original_name, **read_options)
+    frame = batch.frame
+    codes = build_kelurahan_index(kelurahan).assign(np.asarray(frame.geometry.x),
+                                                    np.asarray(frame.geometry.y))
+    rows = _facility_rows(frame, codes, city["kode"])
+    report = _base_report(batch, archived, city)
+    report["notes"] = [n.as_dict() for n in batch.notes]
+    report["outside_kelurahan"] = int(pd.isna(codes).sum())
+    with engine.begin() as conn:
+        upload_id = store.insert_upload(
+            conn, city_kode=city["kode"], kind="facilities", sha256=archived.sha256,
+            original_name=archived.original_name, archive_path=str(archived.path),
+            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=batch.format)
+        rows["upload_id"] = upload_id
+        accepted = store.insert_facilities(conn, rows[store.FACILITY_COLUMNS])
+        report |= {"upload_id": upload_id, "accepted": accepted,
+                   "duplicates": len(rows) - accepted,
+                   "already_ingested": accepted == 0 and len(rows) > 0}
+        report["message"] = _summary(report)
+        store.finish_upload(conn, upload_id, report)
+    return report
+
+
+def _facility_rows(frame: gpd.GeoDataFrame, codes: np.ndarray, city_kode: str) -> pd.DataFrame:
+    rows = pd.DataFrame({
+        "city_kode": city_kode, "type": frame["type"], "nama": frame["nama"],
+        "status": frame["status"], "operator": frame["operator"],
+        "capacity": frame["capacity"].astype("float64"),
+        "range_m": _optional(frame, "range_m"),
+        "samples": pd.array(_optional(frame, "samples"), dtype="Float64").round().astype("Int64"),
+        "source": frame["source"], "external_id": frame["external_id"],
+        "latitude": np.asarray(frame.geometry.y), "longitude": np.asarray(frame.geometry.x),
+        "kelurahan_kode": codes,
+    })
+    position_key = (rows["type"] + "|" + rows["nama"].str.lower() + "|"
+                    + rows["longitude"].round(5).astype(str) + "|"
+                    + rows["latitude"].round(5).astype(str))
+    rows["dedup_key"] = rows["external_id"].where(rows["external_id"].notna(), position_key)
+    return rows
+
+
+def _optional(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column in frame:
+        return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    return np.full(len(frame), np.nan)

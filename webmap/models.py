@@ -1,0 +1,200 @@
+"""Database tables (SQLAlchemy 2 declarative), the same on SQLite and PostgreSQL + PostGIS.
+
+Geometry columns are real PostGIS geometries (GeoAlchemy2) with GiST indexes on PostgreSQL and WKB
+blobs on SQLite, where analysis loads them into shapely.  Point tables (measurements, facilities)
+keep plain ``longitude``/``latitude`` columns on both databases; on PostGIS the migration adds a
+generated ``geom`` point column with a spatial index, so bulk loads need not build geometries.
+
+Timestamps of measurements are UTC epoch seconds (``measured_at``): compact, exact, fast to filter
+on both databases.  Bookkeeping timestamps use timezone-aware datetimes.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geoalchemy2 import Geometry
+
+
+def _geometry(geometry_type: str) -> Any:
+    """A geometry column type: PostGIS geometry(type, 4326) there, WKB blob on SQLite."""
+    return LargeBinary().with_variant(
+        Geometry(geometry_type, srid=4326, spatial_index=False), "postgresql"
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all petakota tables."""
+
+
+class City(Base):
+    """A kota/kabupaten: the unit of a deployment's analyses and quick-win targets."""
+
+    __tablename__ = "city"
+
+    kode: Mapped[str] = mapped_column(String(16), primary_key=True)  # Kemendagri, e.g. "14.72"
+    nama: Mapped[str] = mapped_column(String(120))
+    utm_epsg: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class BoundaryVersion(Base):
+    """One imported boundary file for a city; the newest import is current, older ones are kept."""
+
+    __tablename__ = "boundary_version"
+    __table_args__ = (UniqueConstraint("city_kode", "sha256", name="uq_boundary_version_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"), index=True)
+    source_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    archive_path: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[str] = mapped_column(String(80))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    kelurahan_count: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Kelurahan(Base):
+    """A kelurahan/desa polygon within one boundary version."""
+
+    __tablename__ = "kelurahan"
+    __table_args__ = (
+        UniqueConstraint("boundary_version_id", "kode", name="uq_kelurahan_version_kode"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    boundary_version_id: Mapped[int] = mapped_column(ForeignKey("boundary_version.id"), index=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"), index=True)
+    kode: Mapped[str] = mapped_column(String(20), index=True)  # "14.72.01.1003", kept as text
+    nama: Mapped[str] = mapped_column(String(120))
+    kecamatan_kode: Mapped[str | None] = mapped_column(String(16))
+    kecamatan: Mapped[str | None] = mapped_column(String(120))
+    area_km2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geometry("MULTIPOLYGON"))
+
+
+class Upload(Base):
+    """An archived input file (measurements, Ookla tiles, facilities) and its ingest report."""
+
+    __tablename__ = "upload"
+    __table_args__ = (UniqueConstraint("city_kode", "kind", "sha256", name="uq_upload_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # measurements | ookla | facilities
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    archive_path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    format: Mapped[str] = mapped_column(String(20))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Measurement(Base):
+    """One coverage observation: a signal reading or an explicit no-service observation."""
+
+    __tablename__ = "measurement"
+    __table_args__ = (
+        Index("ix_measurement_city_h3", "city_kode", "h3_cell"),
+        Index("ix_measurement_city_kelurahan", "city_kode", "kelurahan_kode"),
+        Index("ix_measurement_city_time", "city_kode", "measured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"), index=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    row_hash: Mapped[int] = mapped_column(BigInteger, unique=True)
+    measured_at: Mapped[int] = mapped_column(BigInteger)  # UTC epoch seconds
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    operator: Mapped[str] = mapped_column(String(60))
+    technology: Mapped[str] = mapped_column(String(4))
+    signal_dbm: Mapped[float | None] = mapped_column(Float)
+    no_service: Mapped[bool] = mapped_column(Boolean)
+    download_mbps: Mapped[float | None] = mapped_column(Float)
+    upload_mbps: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    device_id: Mapped[str | None] = mapped_column(String(80))
+    kelurahan_kode: Mapped[str | None] = mapped_column(String(20))
+    h3_cell: Mapped[int] = mapped_column(BigInteger)
+
+
+class OoklaTile(Base):
+    """An Ookla open-data performance tile: separate evidence of service, never mixed with dBm."""
+
+    __tablename__ = "ookla_tile"
+    __table_args__ = (
+        UniqueConstraint("city_kode", "quadkey", "period", name="uq_ookla_tile"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"), index=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    quadkey: Mapped[str] = mapped_column(String(24))
+    period: Mapped[str] = mapped_column(String(16))  # e.g. "2022Q3"; "" when unknown
+    avg_d_mbps: Mapped[float] = mapped_column(Float)
+    avg_u_mbps: Mapped[float] = mapped_column(Float)
+    avg_lat_ms: Mapped[float] = mapped_column(Float)
+    tests: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[int] = mapped_column(Integer)
+    kelurahan_kode: Mapped[str | None] = mapped_column(String(20))
+    geom: Mapped[Any] = mapped_column(_geometry("POLYGON"))
+
+
+class Facility(Base):
+    """A facility point: BTS, TPS/TPS3R/TPST/TPA, bank sampah, sekolah, puskesmas..."""
+
+    __tablename__ = "facility"
+    __table_args__ = (
+        UniqueConstraint("city_kode", "dedup_key", name="uq_facility_key"),
+        Index("ix_facility_city_type", "city_kode", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"))
+    dedup_key: Mapped[str] = mapped_column(String(160))
+    type: Mapped[str] = mapped_column(String(20))
+    nama: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))
+    operator: Mapped[str | None] = mapped_column(String(80))
+    capacity: Mapped[float | None] = mapped_column(Float)
+    range_m: Mapped[float | None] = mapped_column(Float)
+    samples: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    kelurahan_kode: Mapped[str | None] = mapped_column(String(20))

@@ -1,0 +1,266 @@
+"""Reading and writing petakota's tables: the only module that writes SQL by hand.
+
+Bulk paths are dialect-specific for speed: SQLite uses ``executemany`` with ``INSERT OR IGNORE``
+on the driver connection, PostgreSQL a ``COPY`` into a temporary table followed by
+``INSERT ... ON CONFLICT DO NOTHING``.  Both run inside the caller's transaction, so a file's rows
+land atomically.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import geopandas as gpd
+
+from geo.errors import NotFoundError
+from webmap.database import geometry_from_db, geometry_to_db
+from webmap.models import BoundaryVersion, City, Facility, Kelurahan, Measurement, Upload
+
+MEASUREMENT_COLUMNS = [
+    "upload_id", "city_kode", "row_hash", "measured_at", "latitude", "longitude", "operator",
+    "technology", "signal_dbm", "no_service", "download_mbps", "upload_mbps", "latency_ms",
+    "accuracy_m", "device_id", "kelurahan_kode", "h3_cell",
+]
+FACILITY_COLUMNS = [
+    "city_kode", "upload_id", "dedup_key", "type", "nama", "status", "operator", "capacity",
+    "range_m", "samples", "source", "external_id", "latitude", "longitude", "kelurahan_kode",
+]
+
+Progress = Callable[[int], None]
+
+
+# --- cities and boundaries ----------------------------------------------------------------------
+
+def list_cities(conn: Connection) -> list[dict[str, Any]]:
+    """All cities, by code."""
+    table = City.__table__
+    return [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(table.c.kode))]
+
+
+def get_city(conn: Connection, kode: str | None) -> dict[str, Any]:
+    """Return a city as a dict; with ``kode=None`` the only city in the database.
+
+    Raises
+    ------
+    NotFoundError
+        When the city does not exist, or ``kode`` is None and there is not exactly one city.
+    """
+    table = City.__table__
+    rows = list_cities(conn)
+    if kode is None:
+        if len(rows) == 1:
+            return rows[0]
+        known = ", ".join(r["kode"] for r in rows) or "none yet"
+        raise NotFoundError(f"Choose a city with --city (cities in the database: {known}); "
+                            "import a boundary file first if there is none.")
+    for row in rows:
+        if row["kode"] == kode:
+            return row
+    known = ", ".join(r["kode"] for r in rows) or "none yet"
+    raise NotFoundError(f"City '{kode}' does not exist (cities in the database: {known}).")
+
+
+def ensure_city(conn: Connection, *, kode: str, nama: str, utm_epsg: int, timezone: str) -> bool:
+    """Create the city if it does not exist; return True when it was created."""
+    table = City.__table__
+    if conn.execute(sa.select(table.c.kode).where(table.c.kode == kode)).first():
+        return False
+    conn.execute(sa.insert(table).values(kode=kode, nama=nama, utm_epsg=utm_epsg,
+                                         timezone=timezone, created_at=_utcnow()))
+    return True
+
+
+def find_boundary_version(conn: Connection, city_kode: str, sha256: str) -> dict | None:
+    """The boundary version imported from a file with this hash, if any."""
+    table = BoundaryVersion.__table__
+    row = conn.execute(sa.select(table).where(table.c.city_kode == city_kode,
+                                              table.c.sha256 == sha256)).first()
+    return dict(row._mapping) if row else None
+
+
+def current_boundary_version(conn: Connection, city_kode: str) -> dict | None:
+    """The boundary version currently in force for a city."""
+    table = BoundaryVersion.__table__
+    row = conn.execute(sa.select(table).where(table.c.city_kode == city_kode,
+                                              table.c.is_current.is_(True))
+                       .order_by(table.c.id.desc())).first()
+    return dict(row._mapping) if row else None
+
+
+def insert_boundary_version(conn: Connection, kelurahan: gpd.GeoDataFrame, **values: Any) -> int:
+    """Store a new boundary version with its kelurahan and make it the city's current one."""
+    versions = BoundaryVersion.__table__
+    conn.execute(sa.update(versions).where(versions.c.city_kode == values["city_kode"])
+                 .values(is_current=False))
+    version_id = conn.execute(sa.insert(versions).values(
+        is_current=True, imported_at=_utcnow(), kelurahan_count=len(kelurahan), **values)
+    ).inserted_primary_key[0]
+    dialect = conn.dialect.name
+    records = [
+        {"boundary_version_id": version_id, "city_kode": values["city_kode"], "kode": r.kode,
+         "nama": r.nama, "kecamatan_kode": r.kecamatan_kode, "kecamatan": r.kecamatan,
+         "area_km2": float(r.area_km2), "geom": geometry_to_db(dialect, r.geometry)}
+        for r in kelurahan.itertuples(index=False)
+    ]
+    conn.execute(sa.insert(Kelurahan.__table__), records)
+    return int(version_id)
+
+
+def load_kelurahan(conn: Connection, city_kode: str, *, version_id: int | None = None
+                   ) -> gpd.GeoDataFrame:
+    """The kelurahan polygons of a city's current (or a given) boundary version, EPSG:4326."""
+    if version_id is None:
+        current = current_boundary_version(conn, city_kode)
+        if current is None:
+            raise NotFoundError(f"City '{city_kode}' has no boundaries yet: run import-boundaries.")
+        version_id = current["id"]
+    table = Kelurahan.__table__
+    rows = conn.execute(sa.select(table).where(table.c.boundary_version_id == version_id)
+                        .order_by(table.c.kode)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows])
+    geometry = [geometry_from_db(g) for g in frame.pop("geom")]
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+
+
+def update_kelurahan_codes(conn: Connection, table: sa.Table, ids: np.ndarray,
+                           codes: np.ndarray) -> None:
+    """Set ``kelurahan_kode`` of the given rows (after a boundary update)."""
+    params = [{"_id": int(i), "_kode": c} for i, c in zip(ids, codes, strict=True)]
+    if params:
+        conn.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
+                     .values(kelurahan_kode=sa.bindparam("_kode")), params)
+
+
+def point_rows(conn: Connection, table: sa.Table, city_kode: str) -> pd.DataFrame:
+    """id, longitude, latitude of every row of a point table in a city."""
+    result = conn.execute(sa.select(table.c.id, table.c.longitude, table.c.latitude)
+                          .where(table.c.city_kode == city_kode))
+    return pd.DataFrame(result.fetchall(), columns=["id", "longitude", "latitude"])
+
+
+# --- uploads --------------------------------------------------------------------------------------
+
+def find_upload(conn: Connection, city_kode: str, kind: str, sha256: str) -> dict | None:
+    """The upload of a file with this hash, if it was ingested before."""
+    table = Upload.__table__
+    row = conn.execute(sa.select(table).where(table.c.city_kode == city_kode,
+                                              table.c.kind == kind,
+                                              table.c.sha256 == sha256)).first()
+    return dict(row._mapping) if row else None
+
+
+def insert_upload(conn: Connection, **values: Any) -> int:
+    """Create the upload record (counts are filled in by :func:`finish_upload`)."""
+    table = Upload.__table__
+    return int(conn.execute(sa.insert(table).values(uploaded_at=_utcnow(), report={}, **values))
+               .inserted_primary_key[0])
+
+
+def finish_upload(conn: Connection, upload_id: int, report: dict[str, Any]) -> None:
+    """Store an upload's counts and full report."""
+    table = Upload.__table__
+    counts = {k: int(report[k]) for k in ("rows", "accepted", "rejected", "duplicates")}
+    conn.execute(sa.update(table).where(table.c.id == upload_id).values(report=report, **counts))
+
+
+def get_upload(conn: Connection, upload_id: int) -> dict[str, Any]:
+    """An upload as a dict."""
+    table = Upload.__table__
+    row = conn.execute(sa.select(table).where(table.c.id == upload_id)).first()
+    if row is None:
+        raise NotFoundError(f"Upload {upload_id} does not exist.")
+    return dict(row._mapping)
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+def insert_measurements(conn: Connection, frame: pd.DataFrame, *, chunk_rows: int,
+                        progress: Progress | None = None) -> int:
+    """Insert measurement rows (columns :data:`MEASUREMENT_COLUMNS`), skipping stored ``row_hash``.
+
+    Returns the number of rows actually inserted.
+    """
+    insert = _insert_chunk_postgres if conn.dialect.name == "postgresql" else _insert_chunk_sqlite
+    inserted = 0
+    for start in range(0, len(frame), chunk_rows):
+        chunk = frame.iloc[start:start + chunk_rows]
+        inserted += insert(conn, "measurement", chunk)
+        if progress:
+            progress(len(chunk))
+    return inserted
+
+
+def insert_facilities(conn: Connection, frame: pd.DataFrame) -> int:
+    """Insert facility rows (columns :data:`FACILITY_COLUMNS`), skipping known ``dedup_key``."""
+    if conn.dialect.name == "postgresql":
+        return _insert_chunk_postgres(conn, "facility", frame)
+    return _insert_chunk_sqlite(conn, "facility", frame)
+
+
+_CONFLICT_KEYS = {"measurement": "row_hash", "facility": "city_kode, dedup_key"}
+
+
+def _insert_chunk_sqlite(conn: Connection, table: str, chunk: pd.DataFrame) -> int:
+    raw = conn.connection.driver_connection
+    columns = list(chunk.columns)
+    sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    before = raw.total_changes
+    raw.cursor().executemany(sql, _python_rows(chunk))
+    return raw.total_changes - before
+
+
+def _python_rows(chunk: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples of plain Python values, NaN/NA as None (vectorised column conversion)."""
+    return list(zip(*(_python_column(chunk[name]) for name in chunk.columns), strict=True))
+
+
+def _python_column(series: pd.Series) -> list:
+    if series.dtype.kind == "f" and isinstance(series.dtype, np.dtype):
+        values = series.to_numpy()
+        column = values.astype(object)
+        column[np.isnan(values)] = None
+        return column.tolist()
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iub":
+        return series.to_numpy().tolist()
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _insert_chunk_postgres(conn: Connection, table: str, chunk: pd.DataFrame) -> int:
+    cursor = conn.connection.driver_connection.cursor()
+    columns = ", ".join(chunk.columns)
+    staging = f"_load_{table}"
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
+                   f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    cursor.execute(f"TRUNCATE {staging}")
+    with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(_csv_bytes(chunk))
+    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+                   f"ON CONFLICT ({_CONFLICT_KEYS[table]}) DO NOTHING")
+    return cursor.rowcount
+
+
+def _csv_bytes(chunk: pd.DataFrame) -> bytes:
+    """CSV of a chunk for COPY: every value quoted, nulls as bare empty fields (COPY's CSV null)."""
+    table = pa.Table.from_pandas(chunk, preserve_index=False)
+    sink = io.BytesIO()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    pacsv.write_csv(table, sink, write_options=options)
+    return sink.getvalue()
+
+
+def _utcnow() -> Any:
+    from datetime import UTC, datetime
+    return datetime.now(UTC)
+
+
+MEASUREMENT_TABLE = Measurement.__table__
+FACILITY_TABLE = Facility.__table__
