@@ -7,8 +7,6 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 """
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,11 +35,6 @@ from webmap.database import geometry_to_db
 from webmap.models import Facility, Measurement, OoklaTile
 
 Progress = Callable[[int], None]
-
-#: Test hook: kill the process after this many measurement chunks were written (inside the
-#: transaction), to prove a killed ingest leaves nothing behind.  Never set in production.
-_CRASH_AFTER_CHUNKS_ENV = "PETAKOTA_TEST_KILL_AFTER_CHUNKS"
-
 
 @dataclass
 class IngestOptions:
@@ -191,13 +184,14 @@ def _store_measurements(engine: Engine, archived: ArchivedFile, city: dict,
     rows["kelurahan_kode"] = codes[pd.notna(codes)]
     rows = _measurement_rows(rows, city["kode"])
     report = _base_report(batch, archived, city)
-    with engine.begin() as conn:
+    advance = options.progress(len(rows), "rows") if options.progress else None
+    with store.measurement_transaction(engine, rows, chunk_rows=settings.INGEST_CHUNK_ROWS,
+                                       progress=advance) as (conn, load):
         upload_id = store.insert_upload(
             conn, city_kode=city["kode"], kind="measurements", sha256=archived.sha256,
             original_name=archived.original_name, archive_path=str(archived.path),
             size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=batch.format)
-        rows["upload_id"] = upload_id
-        accepted = _insert_with_progress(conn, rows[store.MEASUREMENT_COLUMNS], options)
+        accepted = load(upload_id)
         report |= {"upload_id": upload_id, "accepted": accepted,
                    "duplicates": len(rows) - accepted,
                    "rejected_csv": _write_rejected(batch, archived)}
@@ -270,22 +264,6 @@ def _reject_outside(batch: Any, codes: np.ndarray, city: dict) -> None:
         Problem(reason=reason, file=batch.source, row=int(r), column="latitude, longitude",
                 value=f"{lat:.6f}, {lon:.6f}")
         for r, lat, lon in zip(frame["row"], frame["latitude"], frame["longitude"], strict=True)])
-
-
-def _insert_with_progress(conn: Connection, rows: pd.DataFrame, options: IngestOptions) -> int:
-    advance = options.progress(len(rows), "rows") if options.progress else None
-    crash_after = int(os.environ.get(_CRASH_AFTER_CHUNKS_ENV, "0") or 0)
-    done = {"chunks": 0}
-
-    def _step(n: int) -> None:
-        if advance:
-            advance(n)
-        done["chunks"] += 1
-        if crash_after and done["chunks"] >= crash_after:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return store.insert_measurements(conn, rows, chunk_rows=settings.INGEST_CHUNK_ROWS,
-                                     progress=_step)
 
 
 def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, Any]:

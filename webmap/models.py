@@ -123,16 +123,14 @@ class Measurement(Base):
     """One coverage observation: a signal reading or an explicit no-service observation."""
 
     __tablename__ = "measurement"
-    __table_args__ = (
-        Index("ix_measurement_city_h3", "city_kode", "h3_cell"),
-        Index("ix_measurement_city_kelurahan", "city_kode", "kelurahan_kode"),
-        Index("ix_measurement_city_time", "city_kode", "measured_at"),
-    )
+    # Indexes kept lean for bulk ingest: on SQLite only the unique hash and (city, time); the
+    # PostGIS migration adds (city, h3_cell), (city, kelurahan), upload_id and a GiST on geom.
+    __table_args__ = (Index("ix_measurement_city_time", "city_kode", "measured_at"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True
     )
-    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"), index=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"))
     city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
     row_hash: Mapped[int] = mapped_column(BigInteger, unique=True)
     measured_at: Mapped[int] = mapped_column(BigInteger)  # UTC epoch seconds

@@ -158,7 +158,7 @@ def test_unknown_city_is_a_clear_error(city_engine, options, tmp_path):
 
 
 def test_killed_ingest_leaves_no_partial_batch(city_engine, db_url, options, tmp_path):
-    """SIGKILL after the first chunk of rows was written: nothing of the file is stored."""
+    """SIGKILL after the rows were written, before the commit: nothing of the file is stored."""
     rows = [f"{1.6001 + (i % 90) * 1e-4:.4f},{101.4001 + (i % 199) * 1e-4:.4f},"
             f"2024-03-01T08:{i % 60:02d}:{i % 59:02d},XL,4G,{-60 - i % 50},false,,,,,dev-{i}"
             for i in range(300)]
@@ -171,7 +171,7 @@ def test_killed_ingest_leaves_no_partial_batch(city_engine, db_url, options, tmp
         "ingest_measurements(create_db_engine(sys.argv[1]), Path(sys.argv[2]),\n"
         "                    IngestOptions(archive_dir=Path(sys.argv[3])))\n"
     )
-    env = os.environ | {"PETAKOTA_TEST_KILL_AFTER_CHUNKS": "2"}
+    env = os.environ | {"PETAKOTA_TEST_KILL_BEFORE_COMMIT": "1"}
     result = subprocess.run([sys.executable, "-c", script, db_url, str(path),
                              str(options.archive_dir)], cwd=ROOT, env=env, capture_output=True)
     assert result.returncode == -9, result.stderr.decode()[-2000:]
