@@ -204,7 +204,8 @@ def _measurement_rows(rows: pd.DataFrame, city_kode: str) -> pd.DataFrame:
     rows["city_kode"] = city_kode
     rows["h3_cell"] = h3_cells(rows["latitude"].to_numpy(), rows["longitude"].to_numpy())
     rows["row_hash"] = measurement_hashes(rows, city_kode)
-    return rows
+    # Time order: the (city, time) index then grows by appends, and rows of a period sit together.
+    return rows.sort_values("measured_at", kind="stable", ignore_index=True)
 
 
 def h3_cells(lat: np.ndarray, lon: np.ndarray, *, resolution: int | None = None) -> np.ndarray:
