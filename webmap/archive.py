@@ -6,6 +6,7 @@ work is never lost even when its ingest fails or is killed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -41,12 +42,13 @@ def safe_name(name: str) -> str:
     return cleaned[:120] or "upload"
 
 
-def archive_file(source: Path, archive_dir: Path, *, original_name: str | None = None
-                 ) -> ArchivedFile:
+def archive_file(source: Path, archive_dir: Path, *, original_name: str | None = None,
+                 uploaded_by: str | None = None) -> ArchivedFile:
     """Copy ``source`` into ``archive_dir/<sha[:2]>/<sha>/<name>`` read-only; reuse an existing copy.
 
     The copy is written to a temporary name and renamed, so a crash never leaves half a file
-    under the final name.
+    under the final name.  Every call appends who gave the file and when to ``received.jsonl``
+    beside it, so the uploader of a file that was later rejected is known too.
     """
     source = Path(source)
     name = safe_name(original_name or source.name)
@@ -59,7 +61,17 @@ def archive_file(source: Path, archive_dir: Path, *, original_name: str | None =
         shutil.copyfile(source, partial)
         os.chmod(partial, 0o444)
         os.replace(partial, target)
+    _log_receipt(folder, original_name or source.name, uploaded_by)
     return ArchivedFile(sha, target, target.stat().st_size, original_name or source.name)
+
+
+def _log_receipt(folder: Path, name: str, uploaded_by: str | None) -> None:
+    from datetime import UTC, datetime
+
+    entry = {"received_at": datetime.now(UTC).isoformat(timespec="seconds"),
+             "original_name": name, "uploaded_by": uploaded_by}
+    with open(folder / "received.jsonl", "a", encoding="utf-8") as log:
+        log.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
 def archive_folder(archived: ArchivedFile) -> Path:

@@ -23,7 +23,7 @@ from webmap import db, ingest, store
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
     for command in (init_db, import_boundaries, ingest_command, import_facilities, load_demo,
-                    cities):
+                    cities, template_csv):
         app.cli.add_command(command)
 
 
@@ -83,10 +83,26 @@ uploader_option = click.option("--uploader", default="cli", show_default=True,
 
 @click.command("init-db")
 @with_appcontext
-def init_db() -> None:
+@json_option
+def init_db(as_json: bool) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     db.migrate()
-    click.echo(f"Database ready: {db.get_engine().url.render_as_string(hide_password=True)}")
+    url = db.get_engine().url.render_as_string(hide_password=True)
+    _emit({"database": url, "message": f"Database ready: {url}"}, as_json)
+
+
+@click.command("template-csv")
+@with_appcontext
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def template_csv(output: Path | None) -> None:
+    """Print the canonical coverage CSV template (header and example rows)."""
+    from geo.measurements import template_csv as make_template
+
+    if output:
+        output.write_text(make_template(), encoding="utf-8")
+    else:
+        click.echo(make_template(), nl=False)
 
 
 @click.command("import-boundaries")

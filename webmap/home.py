@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, render_template
+
+from geo.measurements import template_csv
 
 from webmap.db import get_engine
 from webmap.models import Facility, Kelurahan, Measurement, Upload
@@ -30,3 +32,10 @@ def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:
         sa.select(sa.func.count()).select_from(Kelurahan)
         .where(Kelurahan.boundary_version_id == counts["boundary_version"])).scalar_one()
     return counts
+
+
+@bp.get("/template.csv")
+def measurement_template():
+    """The canonical coverage CSV template, as a download."""
+    return Response(template_csv(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=petakota_template.csv"})

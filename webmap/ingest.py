@@ -57,7 +57,7 @@ def import_boundaries(engine: Engine, path: Path, options: IngestOptions, **read
     ``read_options`` go to :func:`geo.boundaries.read_boundaries` (field names, layer, city).
     Older versions are kept; measurements and facilities are re-tagged with the new kelurahan.
     """
-    archived = archive_file(Path(path), options.archive_dir)
+    archived = archive_file(Path(path), options.archive_dir, uploaded_by=options.uploaded_by)
     imported = read_boundaries(archived.path, **read_options)
     kelurahan = imported.kelurahan
     reports = []
@@ -134,7 +134,7 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     """
     path = Path(path)
     _check_size(path)
-    archived = archive_file(path, options.archive_dir,
+    archived = archive_file(path, options.archive_dir, uploaded_by=options.uploaded_by,
                             original_name=options.extra.get("original_name"))
     if format == "auto":
         format = detect_format(read_columns(archived.path, source_name=archived.original_name),
@@ -351,7 +351,7 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
     ``crs``, ``format``).  Facilities already stored (same ``external_id``, or same type, name
     and position) are counted as duplicates.
     """
-    archived = archive_file(Path(path), options.archive_dir,
+    archived = archive_file(Path(path), options.archive_dir, uploaded_by=options.uploaded_by,
                             original_name=options.extra.get("original_name"))
     with engine.connect() as conn:
         city = store.get_city(conn, options.city_kode)

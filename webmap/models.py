@@ -120,18 +120,23 @@ class Upload(Base):
 
 
 class Measurement(Base):
-    """One coverage observation: a signal reading or an explicit no-service observation."""
+    """One coverage observation: a signal reading or an explicit no-service observation.
+
+    ``upload_id`` and ``city_kode`` carry no foreign-key constraints: rows are only ever written
+    by the ingest transaction that creates their upload, and per-row constraint triggers would
+    cost ~10 s per million rows on PostgreSQL.
+    """
 
     __tablename__ = "measurement"
     # Indexes kept lean for bulk ingest: on SQLite only the unique hash and (city, time); the
-    # PostGIS migration adds (city, h3_cell), (city, kelurahan), upload_id and a GiST on geom.
+    # PostGIS migration adds (city, kelurahan) and a GiST index on the generated point geom.
     __table_args__ = (Index("ix_measurement_city_time", "city_kode", "measured_at"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True
     )
-    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"))
-    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    upload_id: Mapped[int] = mapped_column(Integer)  # upload.id (see class docstring)
+    city_kode: Mapped[str] = mapped_column(String(16))  # city.kode
     row_hash: Mapped[int] = mapped_column(BigInteger, unique=True)
     measured_at: Mapped[int] = mapped_column(BigInteger)  # UTC epoch seconds
     latitude: Mapped[float] = mapped_column(Float)

@@ -273,7 +273,7 @@ def _load_postgres(conn: Connection, rows: pd.DataFrame, upload_id: int, chunk_r
         if progress:
             progress(len(chunk))
     cursor.execute(f"INSERT INTO measurement (upload_id, {columns}) "
-                   f"SELECT %s, {columns} FROM _load_measurement "
+                   f"SELECT %s, {columns} FROM _load_measurement ORDER BY h3_cell "
                    "ON CONFLICT (row_hash) DO NOTHING", (upload_id,))
     return cursor.rowcount
 

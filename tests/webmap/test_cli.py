@@ -66,3 +66,13 @@ def test_cities_lists_imported_city(runner, city_file):
     runner.invoke(args=["import-boundaries", str(city_file)])
     result = runner.invoke(args=["cities"])
     assert "99.01\tKota Uji\tEPSG:32647" in result.output
+
+
+def test_template_csv_is_accepted_by_ingest(runner, app, city_file, tmp_path):
+    template = tmp_path / "template.csv"
+    assert runner.invoke(args=["template-csv", "--output", str(template)]).exit_code == 0
+    assert template.read_text().startswith("latitude,longitude,timestamp")
+    download = app.test_client().get("/template.csv")
+    assert download.status_code == 200 and download.get_data(as_text=True) == template.read_text()
+    result, init = run_json(runner, "init-db")
+    assert result.exit_code == 0 and "database" in init
