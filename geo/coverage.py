@@ -2,6 +2,11 @@
 
 Definitions (thresholds are in :mod:`geo.settings`, read at call time):
 
+Cells
+    Measurements are grouped by their ``h3_cell`` at ``settings.H3_RESOLUTION`` (cells stored at
+    a finer resolution count in their parent).  Dates without a time mean the whole local day in
+    ``settings.DEFAULT_TIMEZONE``; naive datetimes are local too.
+
 Signal class
     Each observation is classed with its own technology's bounds
     (``settings.SIGNAL_CLASSES_DBM``): very_good, good, fair, weak, or no_coverage (below the weak
@@ -186,7 +191,7 @@ class _Observations:
     kodes: np.ndarray
 
     def take(self, rows: np.ndarray) -> _Observations:
-        """The observations at ``rows`` (indexes or a boolean mask)."""
+        """Return the observations at ``rows`` (indexes or a boolean mask)."""
         return replace(self, **{name: getattr(self, name)[rows] for name in _ROW_FIELDS})
 
 
@@ -258,13 +263,29 @@ def _prepare(measurements: pd.DataFrame, *, thresholds: SignalThresholds,
     no_service = _as_bool(frame["no_service"])
     klass = _class_codes(technology, signal, no_service, thresholds)
     observations = _Observations(
-        cell=frame["h3_cell"].to_numpy(dtype=np.int64), time=_epoch_seconds(frame["measured_at"]),
+        cell=_at_resolution(frame["h3_cell"].to_numpy(dtype=np.int64)),
+        time=_epoch_seconds(frame["measured_at"]),
         operator=operator_codes, operators=operators, klass=klass, signal=signal,
         no_service=no_service, technology=np.where(no_service, -1, technology).astype(np.int8),
         download=_floats(frame.get("download_mbps"), len(frame)),
         device=_codes(frame.get("device_id"), size=len(frame))[0],
         upload=_codes(frame.get("upload_id"), size=len(frame))[0], kode=kode, kodes=kodes)
     return observations.take(klass != _UNKNOWN)
+
+
+def _at_resolution(cells: np.ndarray) -> np.ndarray:
+    """Cells at ``settings.H3_RESOLUTION``: finer cells are replaced by their parent."""
+    target = int(settings.H3_RESOLUTION)
+    resolution = (cells >> 52) & 0xF  # the resolution field of an H3 index
+    if (resolution < target).any():
+        raise ValueError(f"measurements are stored at H3 resolution {int(resolution.min())}, "
+                         f"coarser than settings.H3_RESOLUTION = {target}")
+    finer = np.flatnonzero(resolution > target)
+    if len(finer):
+        parents = h3ronpy.change_resolution(pa.array(cells[finer].view(np.uint64)), target)
+        cells = cells.copy()
+        cells[finer] = pa.array(parents).to_numpy().view(np.int64)
+    return cells
 
 
 def _usable_rows(measurements: pd.DataFrame, operator: str | Sequence[str] | None) -> np.ndarray:
@@ -328,7 +349,7 @@ def _cutoff(as_of: AsOf) -> int | None:
 def _cells_as_of(observations: _Observations, cutoff: int | None, *, min_samples: int,
                  thresholds: SignalThresholds,
                  ookla_tiles: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """The cell table from prepared observations, cut at ``cutoff``."""
+    """Build the cell table from prepared observations, cut at ``cutoff``."""
     if cutoff is not None:
         observations = observations.take(observations.time <= cutoff)
     cells, cell_code = np.unique(observations.cell, return_inverse=True)
@@ -370,9 +391,7 @@ def _evidence(observations: _Observations, cell_code: np.ndarray, min_samples: i
     group = cell_code.astype(np.int64) * n_operators + observations.operator
     order = np.lexsort((-observations.time, group))
     group = group[order]
-    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else \
-        np.array([], dtype=np.int64)
-    number = np.cumsum(np.r_[True, group[1:] != group[:-1]]) - 1 if len(group) else group
+    number, start = _labels(group)
     time = observations.time[order]
     rank = np.arange(len(order)) - start[number]
     latest = time[start][number]
@@ -422,7 +441,7 @@ def _quantile(labels: np.ndarray, values: np.ndarray, n_groups: int, q: float) -
 
 
 def _distinct(labels: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Number of distinct non-negative codes per group."""
+    """Count the distinct non-negative codes per group."""
     known = values >= 0
     if not known.any():
         return np.zeros(n_groups, dtype=np.int64)
@@ -570,7 +589,7 @@ def _ookla_only_rows(cells: np.ndarray, kode: np.ndarray, columns: pd.Index) -> 
 
 def _tile_values(cells: np.ndarray, tiles: gpd.GeoDataFrame
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tests, test-weighted download (Mbps) and period of the newest tiles over each cell."""
+    """Return tests, test-weighted download (Mbps) and period of the newest tiles per cell."""
     tests, speed = np.full(len(cells), np.nan), np.full(len(cells), np.nan)
     period = np.full(len(cells), None, dtype=object)
     if len(cells) == 0 or len(tiles) == 0:
@@ -619,7 +638,9 @@ def kelurahan_stats(kelurahan: gpd.GeoDataFrame, cells: pd.DataFrame, *,
     kelurahan
         Boundaries with a CRS and ``kode``, ``nama``, ``kecamatan`` (polygons).
     cells
-        Output of :func:`aggregate_cells` (only its "any" rows are used).
+        Output of :func:`aggregate_cells` (only its "any" rows are used).  Cells whose
+        ``kelurahan_kode`` is not in ``kelurahan`` (another boundary version, or none) are not
+        counted.
     population
         Population raster (GeoTIFF) to add the population columns.
     min_measured_share
@@ -739,11 +760,12 @@ def _cell_sums(cells: pd.DataFrame, cell_population: pd.Series | None) -> pd.Dat
     """Per (kelurahan, operator): cell counts, areas and population per status."""
     status = cells["status"].to_numpy()
     measured_samples = cells["samples"].to_numpy() > 0
+    ookla_tests = (cells["ookla_tests"].fillna(0).to_numpy() if "ookla_tests" in cells.columns
+                   else np.zeros(len(cells)))
     columns: dict[str, Any] = {"kode": cells["kelurahan_kode"], "operator": cells["operator"],
                                "samples": cells["samples"].to_numpy(),
                                "unmeasured_cells": (status == "unmeasured") & measured_samples,
-                               "ookla_cells": cells["ookla_tests"].fillna(0).to_numpy() > 0,
-                               "ookla_tests": cells["ookla_tests"].fillna(0).to_numpy()}
+                               "ookla_cells": ookla_tests > 0, "ookla_tests": ookla_tests}
     area = cells["area_km2"].to_numpy()
     people = (cell_population.reindex(cells["h3_cell"].to_numpy()).to_numpy()
               if cell_population is not None else None)
@@ -873,7 +895,8 @@ def _with_changes(table: pd.DataFrame, previous: pd.DataFrame | None, cells: pd.
                   ) -> pd.DataFrame:
     """Add resolved / newly blank / still blank cell counts since ``previous`` per kelurahan."""
     changes = _changes(previous, cells)
-    counts = changes.groupby(["kelurahan_kode", "change"]).size().unstack(fill_value=0)
+    counts = changes.pivot_table(index="kelurahan_kode", columns="change", values="h3_cell",
+                                 aggfunc="count", fill_value=0)
     for name in ("resolved", "newly_blank", "still_blank"):
         column = counts[name] if name in counts.columns else pd.Series(dtype=np.int64)
         table[f"{name}_cells"] = column.reindex(table["kode"]).fillna(0).astype(np.int64).to_numpy()
@@ -881,7 +904,7 @@ def _with_changes(table: pd.DataFrame, previous: pd.DataFrame | None, cells: pd.
 
 
 def _period_rows(table: pd.DataFrame, period: pd.Period, with_population: bool) -> pd.DataFrame:
-    """The kelurahan rows of one period plus the city total."""
+    """Return the kelurahan rows of one period plus the city total."""
     columns = ["kode", "nama", *_SERIES_COLUMNS,
                *(("population", "population_blank", "population_weak") if with_population
                  else ())]

@@ -115,7 +115,7 @@ def _write_geotiff(data: Any, path: Path) -> Path:
 
 
 def _as_frame(data: Any, path: Path) -> pd.DataFrame:
-    """The data as a DataFrame or a GeoDataFrame with a CRS (points from lon/lat columns)."""
+    """Return the data as a DataFrame, or a GeoDataFrame with a CRS (points from lon/lat)."""
     if isinstance(data, gpd.GeoDataFrame):
         require_crs(data, source=f"data exported to {path.name}")
         return data
@@ -128,14 +128,16 @@ def _as_frame(data: Any, path: Path) -> pd.DataFrame:
     return data
 
 
-def _in_wgs84(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.to_crs(WGS84) if isinstance(frame, gpd.GeoDataFrame) else frame
+def _in_wgs84(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return the frame in EPSG:4326; a table without geometry gets null geometries."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        return frame.to_crs(WGS84)
+    empty = gpd.GeoSeries([None] * len(frame), index=frame.index, crs=WGS84)
+    return gpd.GeoDataFrame(frame, geometry=empty, crs=WGS84)
 
 
 def _write_vector(frame: pd.DataFrame, path: Path, **options: Any) -> None:
-    table = frame.reset_index(drop=True)
-    crs = None if isinstance(table, gpd.GeoDataFrame) else WGS84.to_string()
-    pyogrio.write_dataframe(table, path, crs=crs, **options)
+    pyogrio.write_dataframe(frame.reset_index(drop=True), path, **options)
 
 
 def _csv_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +206,7 @@ def _unique_cells(values: pd.Series) -> tuple[list[int], np.ndarray]:
 
 
 def _cell_int(value: Any) -> int | None:
-    """The cell as a non-negative integer, or None when it is not a valid H3 cell."""
+    """Return the cell as a positive integer, or None when it is not a valid H3 cell."""
     try:
         cell = h3.str_to_int(value) if isinstance(value, str) else int(value)
         valid = cell > 0 and h3.is_valid_cell(h3.int_to_str(cell))

@@ -241,7 +241,7 @@ def _window_box(transform: rasterio.Affine, window: rasterio.windows.Window) -> 
 
 
 def _refined(transform: rasterio.Affine, k: int) -> rasterio.Affine:
-    """The transform of the same grid with each cell split into ``k`` x ``k`` sub-cells."""
+    """Return the transform of the grid with each cell split into ``k`` x ``k`` sub-cells."""
     return rasterio.Affine(transform.a / k, transform.b / k, transform.c,
                            transform.d / k, transform.e / k, transform.f)
 

@@ -196,7 +196,7 @@ def _checked_bounds(technology: str, bounds: Any, problems: list[str]
         values = tuple(float(value) for value in bounds)
     except (TypeError, ValueError):
         values = ()
-    if len(values) != 4 or any(a <= b for a, b in zip(values, values[1:])):
+    if len(values) != 4 or any(a <= b for a, b in zip(values, values[1:], strict=False)):
         problems.append(f"{technology}: bounds {bounds!r} must be 4 numbers in dBm, descending "
                         "(very good, good, fair, weak)")
         return None
@@ -211,3 +211,11 @@ def _checked_share(name: str, value: Any, problems: list[str]) -> float:
     if not 0.0 < share <= 1.0:
         problems.append(f"{name} {value!r} must be a share in (0, 1]")
     return share
+
+
+# --- coverage surface and blank-spot polygons (issue #3) -----------------------------------------
+
+#: Blank-spot polygons smaller than this (m2) are not reported: two 100 m surface cells.  Single
+#: isolated cells appear where interpolated signal hovers around the no-coverage bound at the
+#: city's weak edges; the cell statistics still show them as blank or weak cells.
+BLANK_SPOT_MIN_AREA_M2 = 20_000.0

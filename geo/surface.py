@@ -40,8 +40,9 @@ How measurements become one surface (each step a documented choice):
    fitted to the points, moving window of ``neighbours`` points).  Kriging uses at most
    :data:`KRIGING_MAX_POINTS` points: larger sets are re-aggregated on ever coarser bins
    (doubling) until they fit, so it smooths more than IDW on big surveys; its estimates are
-   clipped to the range of the data, and it takes seconds to minutes on a whole city (about
-   10 us per cell with PyKrige's compiled backend, much more with the pure-Python one).
+   clipped to the range of the data.  With PyKrige's compiled moving-window backend a whole
+   city (1 million readings, 200,000 cells) takes about 2.5 s; PyKrige's pure-Python loop,
+   used when the compiled backend is missing, is one to two orders of magnitude slower.
 7. **Mask.**  The distance from each cell centre to the nearest *individual* reading (not bin
    mean) is exact (k-d tree); cells beyond ``max_distance_m`` are NaN.
 
@@ -136,6 +137,8 @@ _DEFAULT_SIGNAL_CLASSES_DBM: dict[str, tuple[float, float, float, float]] = {
     "3G": (-75.0, -85.0, -95.0, -110.0),
     "2G": (-70.0, -85.0, -100.0, -110.0),
 }
+# overlaps smaller than this (m2) are rounding noise of a shared edge, not a kelurahan's share
+_MIN_OVERLAP_M2 = 1.0
 _REQUIRED_COLUMNS = ("latitude", "longitude", "measured_at", "signal_dbm", "no_service")
 _SECONDS_PER_DAY = 86_400
 
@@ -311,7 +314,7 @@ def interpolate_signal(
 
 
 def _setting(name: str) -> Any:
-    """A default: ``geo.settings.<name>`` when defined there, else this module's constant."""
+    """Return ``geo.settings.<name>`` when defined there, else this module's constant."""
     return getattr(settings, name, globals()[name])
 
 
@@ -359,8 +362,9 @@ def _city_grid(kelurahan: gpd.GeoDataFrame, crs: pyproj.CRS, resolution: float
                ) -> tuple[Affine, np.ndarray]:
     """Grid snapped to multiples of ``resolution`` over the city; True where a centre is inside."""
     city = shapely.union_all(np.asarray(kelurahan.to_crs(crs).geometry.array))
-    low = np.floor(np.asarray(city.bounds[:2]) / resolution) * resolution
-    high = np.ceil(np.asarray(city.bounds[2:]) / resolution) * resolution
+    # a bound within a millionth of a cell of a multiple of the resolution is that multiple
+    low = np.floor(np.asarray(city.bounds[:2]) / resolution + 1e-6) * resolution
+    high = np.ceil(np.asarray(city.bounds[2:]) / resolution - 1e-6) * resolution
     width = max(1, round((high[0] - low[0]) / resolution))
     height = max(1, round((high[1] - low[1]) / resolution))
     transform = Affine(resolution, 0.0, low[0], 0.0, -resolution, high[1])
@@ -388,7 +392,7 @@ class _Readings:
 
 def _readings(measurements: pd.DataFrame, crs: pyproj.CRS, selection: EvidenceSelection
               ) -> _Readings:
-    """The readings the selection uses, in ``crs``, recent evidence per bin and operator."""
+    """Return the readings the selection uses, in ``crs`` (recent evidence per bin/operator)."""
     _check_columns(measurements)
     no_service = measurements["no_service"].fillna(False).to_numpy(dtype=bool)
     value = _reference_dbm(measurements, no_service, selection.classes_dbm)
@@ -417,7 +421,7 @@ def _reference_dbm(measurements: pd.DataFrame, no_service: np.ndarray,
     signal = pd.to_numeric(measurements["signal_dbm"]).to_numpy(dtype=float, na_value=np.nan)
     names = list(classes)
     if "technology" in measurements.columns:
-        code = pd.Categorical(measurements["technology"], categories=names).codes
+        code = pd.Index(names).get_indexer(measurements["technology"])
     else:
         code = np.full(len(measurements), -1)
     value = np.full(len(measurements), np.nan)
@@ -649,7 +653,7 @@ def write_surface_geotiff(result: SurfaceResult, path: str | Path) -> Path:
         profile.update(tiled=False, blockxsize=None, blockysize=None)
         profile = {key: value for key, value in profile.items() if value is not None}
     with rasterio.open(path, "w", **profile) as raster:
-        raster.write(result.values.astype(np.float32), 1)
+        raster.write(result.values.astype(np.float32), 1)  # noqa: PD011 (a numpy array)
         raster.set_band_description(1, "signal_dbm_rsrp_equivalent")
         raster.set_band_unit(1, "dBm")
         raster.update_tags(**_tags(result))
@@ -775,7 +779,7 @@ def blank_spot_polygons(
     table["population"] = _population(polygons, result.crs, population_raster)
     table = table.join(_evidence(labels, keep + 1, result, measurements))
     table = table.join(_centroids(polygons, result.crs))
-    frame = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(polygons, crs=result.crs).values,
+    frame = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(polygons, crs=result.crs),
                              crs=result.crs)
     return frame.to_crs(WGS84)[list(BLANK_SPOT_COLUMNS)]
 
@@ -783,7 +787,7 @@ def blank_spot_polygons(
 def _blank_regions(result: SurfaceResult, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Label raster of 4-connected blank cells (0 elsewhere) and a polygon per label (1..n)."""
     with np.errstate(invalid="ignore"):
-        blank = result.values < threshold
+        blank = result.values < threshold  # noqa: PD011 (a numpy array)
     labels, count = ndimage.label(blank)
     polygons = np.empty(count, dtype=object)
     if count == 0:
@@ -807,7 +811,7 @@ def _kelurahan_overlap(polygons: np.ndarray, kelurahan: gpd.GeoDataFrame, crs: p
     blank, kel = shapely.STRtree(areas).query(polygons, predicate="intersects")
     overlap = shapely.area(shapely.intersection(polygons[blank], areas[kel]))
     pairs = pd.DataFrame({"blank": blank, "kode": kode[kel], "overlap": overlap})
-    pairs = pairs[pairs["overlap"] > 0].sort_values(["blank", "overlap", "kode"],
+    pairs = pairs[pairs["overlap"] >= _MIN_OVERLAP_M2].sort_values(["blank", "overlap", "kode"],
                                                     ascending=[True, False, True])
     grouped = pairs.groupby("blank")["kode"]
     listed = grouped.agg(",".join).reindex(range(len(polygons)), fill_value="")
@@ -827,7 +831,7 @@ def _population(polygons: np.ndarray, crs: pyproj.CRS, raster: str | Path | None
 
 def _evidence(labels: np.ndarray, wanted: np.ndarray, result: SurfaceResult,
               measurements: pd.DataFrame) -> pd.DataFrame:
-    """Samples, no-service samples and latest time of the readings in each wanted label."""
+    """Count samples, no-service samples and the latest time of the readings per wanted label."""
     readings = _readings(measurements, result.crs, result.selection)
     col, row = _apply(~result.transform, readings.x, readings.y)
     col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
@@ -886,9 +890,11 @@ def blank_spot_points(polygons: gpd.GeoDataFrame, *, min_samples: int = 0) -> gp
 
 
 def _iso_utc(seconds: pd.Series) -> pd.Series:
+    """Return ISO 8601 UTC text of epoch seconds (``None`` where missing)."""
     times = pd.to_datetime(seconds.astype("Int64"), unit="s", utc=True)
-    return pd.Series(times.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object),
-                     index=seconds.index, dtype=object)
+    text = times.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object)
+    return pd.Series(np.where(times.isna().to_numpy(), None, text), index=seconds.index,
+                     dtype=object)
 
 
 def _transformer(crs: pyproj.CRS, *, inverse: bool = False) -> pyproj.Transformer:

@@ -22,8 +22,10 @@ from webmap import db, ingest, store
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
+    from webmap.cli_analysis import COMMANDS
+
     for command in (init_db, import_boundaries, ingest_command, import_facilities, load_demo,
-                    cities, template_csv):
+                    cities, template_csv, *COMMANDS):
         app.cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from geo.demo import CITY_CODE, write_demo_city
+from webmap.analysis import import_population
 from webmap.ingest import IngestOptions, import_boundaries, import_facilities, ingest_measurements
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -35,7 +36,11 @@ def load_demo_city(engine: Engine, options: IngestOptions, *, data_dir: Path = D
     options.city_kode = CITY_CODE
     facilities = import_facilities(engine, files["facilities"], options)
     measurements = ingest_measurements(engine, files["measurements"], options)
+    population = import_population(engine, files["population"], CITY_CODE,
+                                   archive_dir=options.archive_dir,
+                                   uploaded_by=options.uploaded_by)
     message = (f"Demo city {CITY_CODE} loaded: {boundaries['kelurahan']} kelurahan, "
-               f"{facilities['accepted']} facilities, {measurements['accepted']} measurements.")
+               f"{facilities['accepted']} facilities, {measurements['accepted']} measurements, "
+               f"population {population['population_total']:,.0f}.")
     return {"boundaries": boundaries, "facilities": facilities, "measurements": measurements,
-            "message": message}
+            "population": population, "message": message}

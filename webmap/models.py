@@ -10,13 +10,14 @@ on both databases.  Bookkeeping timestamps use timezone-aware datetimes.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -57,6 +58,7 @@ class City(Base):
     utm_epsg: Mapped[int] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    population_raster: Mapped[str | None] = mapped_column(Text)  # archived GeoTIFF path
 
 
 class BoundaryVersion(Base):
@@ -201,3 +203,18 @@ class Facility(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     kelurahan_kode: Mapped[str | None] = mapped_column(String(20))
+
+
+class QuickWinTarget(Base):
+    """A quick-win target of a city, e.g. "no blank spot left by 2024-12-31"."""
+
+    __tablename__ = "quick_win_target"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    kind: Mapped[str] = mapped_column(String(30))  # "no_blank_spot"
+    name: Mapped[str] = mapped_column(String(200))
+    deadline: Mapped[date] = mapped_column(Date)
+    baseline_date: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

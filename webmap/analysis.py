@@ -1,0 +1,242 @@
+"""Coverage analysis of a city stored in the database: load, call ``geo``, shape the answer.
+
+No Flask here: the CLI and the web pages both call these.  Loading is the only database work;
+every figure is computed by ``geo.coverage``, ``geo.surface`` and ``geo.population``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+import geopandas as gpd
+
+from geo import coverage, surface
+from geo.errors import InputFileError, NotFoundError
+from geo.exports import export_frame, h3_cells_to_geodataframe
+from geo.settings import SignalThresholds
+from webmap import store
+from webmap.archive import archive_file
+from webmap.models import City, QuickWinTarget
+
+#: Exports ``export`` can write, and what each holds.
+EXPORTS = {
+    "cells": "H3 cells with sample counts, signal statistics and status",
+    "kelurahan": "per-kelurahan statistics and quick-win status (boundary polygons)",
+    "blankspots": "blank-spot polygons from the coverage surface, with evidence",
+    "blankspot-points": "one point per blank spot with evidence (Kominfo blank-spot channel)",
+    "surface": "GeoTIFF of the estimated signal (dBm), masked where nobody measured",
+}
+
+
+@dataclass
+class CityData:
+    """What the analysis of one city needs, loaded once."""
+
+    city: dict[str, Any]
+    kelurahan: gpd.GeoDataFrame
+    measurements: pd.DataFrame
+    ookla_tiles: gpd.GeoDataFrame
+    population: str | None
+
+    @property
+    def boundary_version(self) -> int:
+        """The boundary version the statistics use (stated with every result)."""
+        return int(self.kelurahan["boundary_version_id"].iloc[0])
+
+
+def parse_date(value: str | date | datetime | None, *, end_of_day: bool = True
+               ) -> datetime | None:
+    """A user's date ("2024-06-30" or an ISO datetime) as an aware UTC datetime.
+
+    A plain date means the end of that day in WIB-agnostic UTC terms (23:59:59 UTC), so "as of
+    2024-06-30" includes everything measured that day.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time.max if end_of_day else time.min, tzinfo=UTC)
+    try:
+        if len(value) == 10:
+            return parse_date(date.fromisoformat(value), end_of_day=end_of_day)
+        return parse_date(datetime.fromisoformat(value))
+    except ValueError as error:
+        raise InputFileError(f"'{value}' is not a date: use YYYY-MM-DD.") from error
+
+
+def load_city_data(engine: Engine, city_kode: str | None, *, as_of: datetime | None = None
+                   ) -> CityData:
+    """Load a city's current kelurahan, its measurements up to ``as_of``, tiles and raster."""
+    with engine.connect() as conn:
+        city = store.get_city(conn, city_kode)
+        kelurahan = store.load_kelurahan(conn, city["kode"])
+        tiles = store.load_ookla_tiles(conn, city["kode"])
+    until = int(as_of.timestamp()) if as_of else None
+    measurements = store.load_measurements(engine, city["kode"], until=until)
+    return CityData(city, kelurahan, measurements, tiles, city.get("population_raster"))
+
+
+def coverage_tables(data: CityData, *, operator: str | None = None,
+                    as_of: datetime | None = None,
+                    thresholds: SignalThresholds | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """H3 cell statistics and per-kelurahan statistics of a city (for one operator or "any")."""
+    cells = coverage.aggregate_cells(data.measurements, as_of=as_of, thresholds=thresholds,
+                                     ookla_tiles=data.ookla_tiles if len(data.ookla_tiles) else
+                                     None)
+    chosen = operator or coverage.ANY_OPERATOR
+    if operator and operator not in set(cells["operator"]):
+        known = sorted(set(cells["operator"]) - {coverage.ANY_OPERATOR})
+        raise NotFoundError(f"No measurements of operator '{operator}' in {data.city['nama']} "
+                            f"(operators measured: {', '.join(known) or 'none'}).")
+    cells = cells[cells["operator"] == chosen].reset_index(drop=True)
+    stats = coverage.kelurahan_stats(data.kelurahan, cells, population=data.population)
+    return cells, stats
+
+
+def coverage_report(data: CityData, *, operator: str | None = None,
+                    as_of: datetime | None = None,
+                    thresholds: SignalThresholds | None = None) -> dict[str, Any]:
+    """The per-kelurahan coverage answer as plain JSON-ready data."""
+    cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
+    return {
+        "city": data.city["kode"], "nama": data.city["nama"],
+        "boundary_version": data.boundary_version,
+        "operator": operator or coverage.ANY_OPERATOR,
+        "as_of": as_of.isoformat() if as_of else None,
+        "population_raster": bool(data.population),
+        "cells": int(len(cells)),
+        "kelurahan": records(stats),
+    }
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as JSON-ready dicts (NaN as None, numpy scalars as Python numbers)."""
+    frame = frame.drop(columns=[c for c in ("geometry",) if c in frame.columns])
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def city_time_series(data: CityData, *, freq: str = "M", operator: str | None = None,
+                     thresholds: SignalThresholds | None = None) -> pd.DataFrame:
+    """Monthly ("M") or quarterly ("Q") blank cells, area and population per kelurahan and city."""
+    return coverage.time_series(data.measurements, data.kelurahan, freq=freq,
+                                population=data.population, thresholds=thresholds,
+                                operator=operator or coverage.ANY_OPERATOR)
+
+
+# --- quick-win targets ---------------------------------------------------------------------------
+
+def add_target(engine: Engine, city_kode: str | None, *, deadline: date, name: str | None = None,
+               baseline_date: date | None = None, created_by: str = "cli") -> dict[str, Any]:
+    """Store a "no blank spot left by <deadline>" target for a city."""
+    with engine.begin() as conn:
+        city = store.get_city(conn, city_kode)
+        values = {"city_kode": city["kode"], "kind": "no_blank_spot",
+                  "name": name or f"Tanpa blank spot pada {deadline.isoformat()}",
+                  "deadline": deadline, "baseline_date": baseline_date, "created_by": created_by,
+                  "created_at": datetime.now(UTC)}
+        target_id = conn.execute(sa.insert(QuickWinTarget.__table__).values(**values)
+                                 ).inserted_primary_key[0]
+    return values | {"id": int(target_id)}
+
+
+def list_targets(engine: Engine, city_kode: str | None) -> list[dict[str, Any]]:
+    """A city's quick-win targets, by deadline."""
+    table = QuickWinTarget.__table__
+    with engine.connect() as conn:
+        city = store.get_city(conn, city_kode)
+        rows = conn.execute(sa.select(table).where(table.c.city_kode == city["kode"])
+                            .order_by(table.c.deadline, table.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def target_progress(engine: Engine, city_kode: str | None, *, as_of: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """Progress towards each target of a city as of a date (default: now)."""
+    data = load_city_data(engine, city_kode)
+    results = []
+    for target in list_targets(engine, data.city["kode"]):
+        baseline = parse_date(target["baseline_date"]) if target["baseline_date"] else None
+        _, at_baseline = coverage_tables(data, as_of=baseline)
+        _, now = coverage_tables(data, as_of=as_of)
+        spec = {"kind": target["kind"], "deadline": target["deadline"].isoformat(),
+                "baseline_date": target["baseline_date"].isoformat()
+                if target["baseline_date"] else None, "name": target["name"]}
+        progress = coverage.target_progress(at_baseline, now, target=spec, as_of=as_of)
+        results.append({"target_id": target["id"], **spec, **_jsonable(progress)})
+    return results
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return records(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return _plain(value)
+
+
+# --- population and exports ------------------------------------------------------------------------
+
+def import_population(engine: Engine, path: Path, city_kode: str | None, *, archive_dir: Path,
+                      uploaded_by: str = "cli") -> dict[str, Any]:
+    """Archive a population GeoTIFF and make it the city's population raster."""
+    from geo.population import raster_total
+
+    archived = archive_file(Path(path), archive_dir, uploaded_by=uploaded_by)
+    total = raster_total(archived.path)
+    with engine.begin() as conn:
+        city = store.get_city(conn, city_kode)
+        conn.execute(sa.update(City.__table__).where(City.__table__.c.kode == city["kode"])
+                     .values(population_raster=str(archived.path)))
+    return {"city": city["kode"], "file": archived.original_name, "sha256": archived.sha256,
+            "population_total": total,
+            "message": f"Population raster of {city['nama']} set: {total:,.0f} people."}
+
+
+def export(data: CityData, what: str, path: Path, *, operator: str | None = None,
+           as_of: datetime | None = None, resolution_m: float | None = None) -> dict[str, Any]:
+    """Write one of :data:`EXPORTS` to ``path`` (format from the suffix)."""
+    if what not in EXPORTS:
+        raise InputFileError(f"Unknown export '{what}': choose one of {', '.join(EXPORTS)}.")
+    if what in ("cells", "kelurahan"):
+        cells, stats = coverage_tables(data, operator=operator, as_of=as_of)
+        frame = (h3_cells_to_geodataframe(cells) if what == "cells" else
+                 gpd.GeoDataFrame(stats.merge(data.kelurahan[["kode", "geometry"]], on="kode"),
+                                  geometry="geometry", crs="EPSG:4326"))
+        written = export_frame(frame, path)
+        return _exported(what, written, len(frame), data)
+    result = surface.interpolate_signal(data.measurements, data.kelurahan, operator=operator,
+                                        as_of=as_of, resolution_m=resolution_m)
+    if what == "surface":
+        return _exported(what, surface.write_surface_geotiff(result, path), 1, data)
+    polygons = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
+                                           population_raster=data.population)
+    frame = polygons if what == "blankspots" else surface.blank_spot_points(polygons)
+    return _exported(what, export_frame(frame, path), len(frame), data)
+
+
+def _exported(what: str, path: Path, features: int, data: CityData) -> dict[str, Any]:
+    return {"export": what, "path": str(path), "features": int(features),
+            "city": data.city["kode"], "boundary_version": data.boundary_version,
+            "message": f"Wrote {what} ({features} features) to {path}."}
