@@ -141,6 +141,18 @@ def city_time_series(data: CityData, *, freq: str = "M", operator: str | None = 
                                 operator=operator or coverage.ANY_OPERATOR)
 
 
+def compare_periods(data: CityData, date_a: datetime, date_b: datetime, *,
+                    operator: str | None = None, thresholds: SignalThresholds | None = None
+                    ) -> dict[str, Any]:
+    """Cells resolved, newly blank and still blank between two dates, with counts."""
+    changes = coverage.compare_dates(data.measurements, date_a, date_b,
+                                     operator=operator or coverage.ANY_OPERATOR,
+                                     thresholds=thresholds)
+    counts = changes["change"].value_counts().to_dict()
+    return {"city": data.city["kode"], "from": date_a.isoformat(), "to": date_b.isoformat(),
+            "counts": {str(k): int(v) for k, v in counts.items()}, "cells": records(changes)}
+
+
 # --- quick-win targets ---------------------------------------------------------------------------
 
 def add_target(engine: Engine, city_kode: str | None, *, deadline: date, name: str | None = None,
@@ -215,19 +227,25 @@ def import_population(engine: Engine, path: Path, city_kode: str | None, *, arch
 
 
 def export(data: CityData, what: str, path: Path, *, operator: str | None = None,
-           as_of: datetime | None = None, resolution_m: float | None = None) -> dict[str, Any]:
-    """Write one of :data:`EXPORTS` to ``path`` (format from the suffix)."""
+           as_of: datetime | None = None, resolution_m: float | None = None,
+           method: str = "idw", thresholds: SignalThresholds | None = None) -> dict[str, Any]:
+    """Write one of :data:`EXPORTS` to ``path`` (format from the suffix).
+
+    ``method`` ("idw" or "kriging") chooses the surface interpolation.
+    """
     if what not in EXPORTS:
         raise InputFileError(f"Unknown export '{what}': choose one of {', '.join(EXPORTS)}.")
     if what in ("cells", "kelurahan"):
-        cells, stats = coverage_tables(data, operator=operator, as_of=as_of)
+        cells, stats = coverage_tables(data, operator=operator, as_of=as_of,
+                                       thresholds=thresholds)
         frame = (h3_cells_to_geodataframe(cells) if what == "cells" else
                  gpd.GeoDataFrame(stats.merge(data.kelurahan[["kode", "geometry"]], on="kode"),
                                   geometry="geometry", crs="EPSG:4326"))
         written = export_frame(frame, path)
         return _exported(what, written, len(frame), data)
     result = surface.interpolate_signal(data.measurements, data.kelurahan, operator=operator,
-                                        as_of=as_of, resolution_m=resolution_m)
+                                        as_of=as_of, resolution_m=resolution_m, method=method,
+                                        thresholds=thresholds)
     if what == "surface":
         return _exported(what, surface.write_surface_geotiff(result, path), 1, data)
     polygons = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,

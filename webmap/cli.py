@@ -177,17 +177,21 @@ def import_facilities(path: Path, facility_type: str | None, status: str | None,
 @click.command("load-demo")
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Only when the database has no city yet.")
+@click.option("--measurements", type=int, default=None,
+              help="Number of generated measurements (default 200000).")
 @json_option
-def load_demo(if_empty: bool, as_json: bool) -> None:
-    """Load the generated demo city (boundaries, facilities, measurements)."""
-    from webmap.demo import load_demo_city
+def load_demo(if_empty: bool, measurements: int | None, as_json: bool) -> None:
+    """Load the generated demo city (boundaries, facilities, measurements, population)."""
+    from webmap.demo import DEMO_MEASUREMENTS, load_demo_city
 
     db.migrate()
     with db.get_engine().connect() as conn:
         if if_empty and store.list_cities(conn):
             click.echo("Database already holds a city; demo not loaded.")
             return
-    _run(as_json, lambda: load_demo_city(db.get_engine(), _options(None, "demo")))
+    folder = Path(current_app.instance_path) / "demo"
+    _run(as_json, lambda: load_demo_city(db.get_engine(), _options(None, "demo"), folder=folder,
+                                         measurements=measurements or DEMO_MEASUREMENTS))
 
 
 @click.command("cities")

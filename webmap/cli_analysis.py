@@ -167,9 +167,12 @@ def progress_command(city: str | None, as_of: str | None, as_json: bool) -> None
 @operator_option
 @as_of_option
 @click.option("--resolution", type=float, help="Surface resolution in metres (default 100).")
+@click.option("--method", type=click.Choice(["idw", "kriging"]), default="idw",
+              show_default=True, help="Surface interpolation.")
 @json_option
 def export_command(what: str, path: Path, city: str | None, operator: str | None,
-                   as_of: str | None, resolution: float | None, as_json: bool) -> None:
+                   as_of: str | None, resolution: float | None, method: str,
+                   as_json: bool) -> None:
     """Export cells, kelurahan stats, blank spots (GeoJSON/GPKG/CSV) or the surface (GeoTIFF)."""
     db.migrate()
 
@@ -177,7 +180,31 @@ def export_command(what: str, path: Path, city: str | None, operator: str | None
         when = analysis.parse_date(as_of)
         data = analysis.load_city_data(db.get_engine(), city, as_of=when)
         return analysis.export(data, what, path, operator=operator, as_of=when,
-                               resolution_m=resolution)
+                               resolution_m=resolution, method=method,
+                               thresholds=_thresholds())
+
+    _run(as_json, action)
+
+
+@click.command("compare")
+@with_appcontext
+@city_option
+@operator_option
+@click.option("--from", "date_from", required=True, help="Earlier date (YYYY-MM-DD).")
+@click.option("--to", "date_to", required=True, help="Later date (YYYY-MM-DD).")
+@json_option
+def compare_command(city: str | None, operator: str | None, date_from: str, date_to: str,
+                    as_json: bool) -> None:
+    """Cells resolved, newly blank and still blank between two dates."""
+    db.migrate()
+
+    def action() -> dict[str, Any]:
+        data = analysis.load_city_data(db.get_engine(), city)
+        report = analysis.compare_periods(data, analysis.parse_date(date_from),
+                                          analysis.parse_date(date_to), operator=operator,
+                                          thresholds=_thresholds())
+        report["message"] = ", ".join(f"{k}: {v}" for k, v in report["counts"].items())
+        return report
 
     _run(as_json, action)
 
@@ -202,4 +229,4 @@ def _with_message(report: dict[str, Any], message: str) -> dict[str, Any]:
 
 
 COMMANDS = (coverage_command, timeseries_command, targets_group, progress_command,
-            export_command, import_population)
+            export_command, compare_command, import_population)

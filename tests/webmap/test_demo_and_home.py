@@ -11,15 +11,21 @@ from webmap.models import Facility, Measurement
 
 @pytest.fixture
 def app(db_url, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
+    import os
+
+    os.environ["PETAKOTA_INSTANCE"] = str(tmp_path / "instance")
+    try:
+        app = create_app({"TESTING": True, "DATABASE_URL": db_url,
+                          "ARCHIVE_DIR": str(tmp_path / "archive")})
+    finally:
+        del os.environ["PETAKOTA_INSTANCE"]
     yield app
     dispose_engine(app)
 
 
 def test_load_demo_once_then_home_page_lists_it(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["load-demo", "--if-empty"])
+    result = runner.invoke(args=["load-demo", "--if-empty", "--measurements", "20000"])
     assert result.exit_code == 0, result.output
     assert "35 kelurahan" in result.output
     again = runner.invoke(args=["load-demo", "--if-empty"])
