@@ -17,18 +17,23 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# Leaflet, Folium plugins and all browser assets, from the npm registry, served by the app itself.
+webmap/static/vendor/.stamp: webmap/assets/package.json webmap/assets/package-lock.json scripts/vendor_assets.py | $(BIN)/python
+	@command -v npm >/dev/null || bash scripts/install_system_deps.sh
+	$(BIN)/python scripts/vendor_assets.py
+
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime webmap/static/vendor/.stamp
 	$(BIN)/flask --app webmap load-demo --if-empty
 	$(BIN)/flask --app webmap run --host $(HOST) --port $(PORT)
 
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-test: $(VENV)/.dev system-deps
+test: $(VENV)/.dev system-deps webmap/static/vendor/.stamp
 	$(BIN)/python -m pytest
 
 demo-data: $(VENV)/.runtime

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only when missing:
-# PostgreSQL 15 server binaries with PostGIS 3 (tests start their own throwaway server).
+# PostgreSQL 15 server binaries with PostGIS 3 (tests start their own throwaway server), and npm.
 set -euo pipefail
 packages=(postgresql-15 postgresql-15-postgis-3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches Leaflet and the other browser assets the app serves itself (scripts/vendor_assets.py)
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "Installing system packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else

@@ -27,12 +27,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from webmap import cli, db, errors, home
+    from webmap import cli, db, errors, home, pages
 
     db.init_app(app)
     errors.register_error_handlers(app)
     cli.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(pages.bp)
     return app
 
 

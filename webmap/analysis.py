@@ -6,7 +6,7 @@ every figure is computed by ``geo.coverage``, ``geo.surface`` and ``geo.populati
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -258,3 +258,59 @@ def _exported(what: str, path: Path, features: int, data: CityData) -> dict[str,
     return {"export": what, "path": str(path), "features": int(features),
             "city": data.city["kode"], "boundary_version": data.boundary_version,
             "message": f"Wrote {what} ({features} features) to {path}."}
+
+
+# --- map pages ---------------------------------------------------------------------------------------
+
+#: Measurement points drawn on a city map at most (a random sample; the cells carry the figures).
+MAP_MEASUREMENT_SAMPLE = 3000
+
+
+@dataclass
+class CityOverview:
+    """Everything a city or kelurahan map shows, computed once per data version and filter."""
+
+    data: CityData
+    cells: pd.DataFrame
+    stats: gpd.GeoDataFrame
+    blank_spots: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    sample: pd.DataFrame
+    rendered: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+
+def city_overview(engine: Engine, city_kode: str | None, *, operator: str | None = None,
+                  as_of: datetime | None = None,
+                  thresholds: SignalThresholds | None = None) -> CityOverview:
+    """Cells, kelurahan statistics (with polygons), blank spots, facilities and a point sample."""
+    data = load_city_data(engine, city_kode, as_of=as_of)
+    cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
+    stats_gdf = gpd.GeoDataFrame(stats.merge(data.kelurahan[["kode", "geometry"]], on="kode"),
+                                 geometry="geometry", crs="EPSG:4326")
+    if len(data.measurements):
+        result = surface.interpolate_signal(data.measurements, data.kelurahan, operator=operator,
+                                            as_of=as_of, thresholds=thresholds)
+        blank = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
+                                            population_raster=data.population)
+    else:
+        blank = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    with engine.connect() as conn:
+        facilities = store.load_facilities(conn, data.city["kode"])
+    size = min(MAP_MEASUREMENT_SAMPLE, len(data.measurements))
+    sample = data.measurements.sample(n=size, random_state=0) if size else data.measurements
+    return CityOverview(data, cells, stats_gdf, blank, facilities, sample)
+
+
+def kelurahan_overview(overview: CityOverview, kode: str) -> dict[str, Any]:
+    """One kelurahan's figures, blank spots and facilities, taken from the city overview."""
+    rows = overview.stats[overview.stats["kode"] == kode]
+    if rows.empty:
+        raise NotFoundError(f"Kelurahan '{kode}' does not exist in {overview.data.city['nama']} "
+                            f"(boundary version {overview.data.boundary_version}).")
+    blank = overview.blank_spots
+    if len(blank) and "kelurahan" in blank:
+        blank = blank[blank["kelurahan"].astype(str).str.contains(kode, regex=False)]
+    facilities = overview.facilities[overview.facilities["kelurahan_kode"] == kode]
+    return {"row": rows, "stats": records(rows)[0], "blank_spots": blank,
+            "facilities": facilities,
+            "cells": overview.cells[overview.cells["kelurahan_kode"] == kode]}

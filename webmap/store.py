@@ -452,3 +452,28 @@ def load_ookla_tiles(conn: Connection, city_kode: str) -> gpd.GeoDataFrame:
                                  "kelurahan_kode": []}, geometry=[], crs="EPSG:4326")
     geometry = [geometry_from_db(g) for g in frame.pop("geom")]
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+
+
+def load_facilities(conn: Connection, city_kode: str) -> gpd.GeoDataFrame:
+    """A city's facilities as points (EPSG:4326)."""
+    table = Facility.__table__
+    columns = [table.c[name] for name in ("id", "type", "nama", "status", "operator", "capacity",
+                                          "kelurahan_kode", "longitude", "latitude", "source")]
+    rows = conn.execute(sa.select(*columns).where(table.c.city_kode == city_kode)
+                        .order_by(table.c.type, table.c.nama)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows],
+                         columns=[c.name for c in columns])
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["longitude"],
+                                                               frame["latitude"]),
+                            crs="EPSG:4326")
+
+
+def data_version(conn: Connection, city_kode: str) -> tuple[int, int, int]:
+    """(boundary version, newest upload id, facility count): changes whenever the data does."""
+    version = current_boundary_version(conn, city_kode)
+    upload = Upload.__table__
+    newest = conn.execute(sa.select(sa.func.max(upload.c.id))
+                          .where(upload.c.city_kode == city_kode)).scalar() or 0
+    facilities = conn.execute(sa.select(sa.func.count()).select_from(Facility)
+                              .where(Facility.city_kode == city_kode)).scalar_one()
+    return (version["id"] if version else 0, int(newest), int(facilities))

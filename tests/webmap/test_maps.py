@@ -1,0 +1,293 @@
+"""Maps of ``webmap.maps``: built from the demo city, rendered, and checked to work offline."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import h3ronpy.vector as h3_vector
+import shapely
+
+from geo.coverage import aggregate_cells, kelurahan_stats
+from geo.demo import FACILITY_TYPES, generate_city, generate_facilities, generate_measurements
+from geo.kelurahan_lookup import assign_kelurahan
+from webmap import maps
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "webmap" / "static"
+VENDOR = STATIC / "vendor"
+PACKAGE_JSON = ROOT / "webmap" / "assets" / "package.json"
+CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "code.jquery.com",
+             "maxcdn.bootstrapcdn.com", "netdna.bootstrapcdn.com", "stackpath.bootstrapcdn.com",
+             "ajax.googleapis.com")
+ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""")
+ANY_URL = re.compile(r"""(?:https?:)?//[^\s"'`<>)\\]+""")
+TINY_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16  # content is not decoded by the builder
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo() -> dict:
+    """Demo city, facilities, 5000 measurements, cells and kelurahan statistics with polygons."""
+    city = generate_city()
+    measurements = generate_measurements(city, 5000)
+    lat = measurements["latitude"].to_numpy()
+    lon = measurements["longitude"].to_numpy()
+    rows = measurements.assign(
+        measured_at=pd.to_datetime(measurements["timestamp"], utc=True).astype("int64") // 10**9,
+        h3_cell=h3_vector.coordinates_to_cells(lat, lon, 9).to_numpy().astype("int64"),
+        kelurahan_kode=assign_kelurahan(lon, lat, city))
+    cells = aggregate_cells(rows)
+    stats = city[["kode", "geometry"]].merge(kelurahan_stats(city, cells), on="kode")
+    return {"city": city, "stats": stats, "cells": cells, "measurements": measurements,
+            "facilities": generate_facilities(city), "blank_spots": _blank_spots(city)}
+
+
+def _blank_spots(city: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One hand-made blank spot around the centre of the first kelurahan."""
+    centre = city.geometry.iloc[0].representative_point()
+    return gpd.GeoDataFrame(
+        {"id": [1], "area_km2": [1.25], "kelurahan": [city["kode"].iloc[0]],
+         "kelurahan_kode_main": [city["kode"].iloc[0]], "population": [1234.0],
+         "samples": [12], "no_service_samples": [9], "last_measured": [1719792000],
+         "centroid_lat": [centre.y], "centroid_lon": [centre.x]},
+        geometry=[centre.buffer(0.005)], crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def city_components(demo) -> dict[str, str]:
+    """Rendered components of the full city map."""
+    m = maps.city_map(demo["stats"], cells=demo["cells"], blank_spots=demo["blank_spots"],
+                      facilities=demo["facilities"],
+                      measurements_sample=demo["measurements"].sample(300, random_state=1),
+                      surface_png=maps.SurfaceImage(TINY_PNG, ((1.3, 101.2), (1.8, 101.7))))
+    return maps.map_components(m)
+
+
+@pytest.fixture(scope="session")
+def vendored() -> Path:
+    """``webmap/static/vendor`` after ``scripts/vendor_assets.py`` (run here when missing)."""
+    if not (VENDOR / ".stamp").is_file():
+        if shutil.which("npm") is None:
+            reason = "npm is not installed, so the browser assets cannot be vendored"
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"vendored assets are required in CI: {reason}")
+            pytest.skip(reason)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "vendor_assets.py")],
+                       check=True, cwd=ROOT)
+    return VENDOR
+
+
+def _js(text: str) -> str:
+    """Text as it appears inside a JSON string literal of the rendered script."""
+    return json.dumps(text).replace("&", "\\u0026").replace("<", "\\u003c")[1:-1]
+
+
+def _page(components: dict[str, str]) -> str:
+    return "\n".join(components.values())
+
+
+# --- offline -----------------------------------------------------------------------------------
+
+def test_only_local_scripts_and_style_sheets(city_components):
+    urls = ASSET_URL.findall(_page(city_components))
+    assert urls, "the header loads no assets at all"
+    assert [url for url in urls if not url.startswith("/static/vendor/")] == []
+
+
+def test_only_remote_urls_are_tiles_and_their_attribution(city_components):
+    remote = set(ANY_URL.findall(_page(city_components)))
+    assert remote <= {maps.DEFAULT_TILE_URL, "https://www.openstreetmap.org/copyright"}
+    assert maps.DEFAULT_TILE_URL in remote
+    assert not [host for host in CDN_HOSTS if host in _page(city_components)]
+
+
+def test_every_local_asset_exists_after_vendoring(city_components, vendored):
+    urls = ASSET_URL.findall(_page(city_components))
+    missing = [url for url in urls if not (STATIC / url.removeprefix("/static/")).is_file()]
+    assert missing == []
+    assert [path for path in maps.VENDOR_ASSETS.values() if not (STATIC / path).is_file()] == []
+
+
+def test_vendored_css_references_resolve(vendored):
+    for css in vendored.rglob("*.css"):
+        for url in re.findall(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""", css.read_text()):
+            if not url.startswith(("data:", "#")):
+                assert (css.parent / url.split("?")[0]).is_file(), f"{css.name}: {url}"
+
+
+def test_vendored_files_have_licences(vendored):
+    for folder in (path for path in vendored.iterdir() if path.is_dir()):
+        assert [p for p in folder.iterdir() if re.search(r"(LICEN[CS]E|README)", p.name)], folder
+
+
+def test_package_json_pins_the_versions_folium_references():
+    pins = json.loads(PACKAGE_JSON.read_text())["dependencies"]
+    packages = {"leaflet": "leaflet", "jquery": "jquery", "bootstrap": "bootstrap",
+                "awesome_markers": "drmonty-leaflet-awesome-markers",
+                "awesome_markers_font_css": "@fortawesome/fontawesome-free",
+                "markerclusterjs": "leaflet.markercluster"}
+    assets = dict(folium.Map.default_js + folium.Map.default_css
+                  + folium.plugins.MarkerCluster.default_js)
+    for name, package in packages.items():
+        version = re.search(r"[@/-](\d+\.\d+\.\d+)", assets[name]).group(1)
+        assert pins[package] == version, f"{package}: folium uses {version}"
+    lock = json.loads((PACKAGE_JSON.parent / "package-lock.json").read_text())
+    for package, version in pins.items():
+        assert lock["packages"][f"node_modules/{package}"]["version"] == version
+
+
+def test_every_folium_asset_is_vendored_or_deliberately_omitted():
+    names = {name for name, _ in folium.Map.default_js + folium.Map.default_css
+             + folium.plugins.MarkerCluster.default_js + folium.plugins.MarkerCluster.default_css}
+    assert names - set(maps.VENDOR_ASSETS) == set(maps.OMITTED_ASSETS)
+
+
+def test_offline_assets_uses_the_static_url_function(demo):
+    m = maps.city_map(demo["stats"], static_url=lambda path: f"/kota/static/{path}?v=1")
+    header = maps.map_components(m)["header"]
+    assert '<script src="/kota/static/vendor/leaflet/leaflet.js?v=1">' in header
+
+
+def test_a_remote_asset_without_local_copy_is_refused():
+    m = folium.Map(tiles=None)
+    plugin = folium.MacroElement()
+    plugin.default_js = [("mystery", "https://example.org/mystery.js")]
+    m.add_child(plugin)
+    with pytest.raises(ValueError, match="mystery"):
+        maps.offline_assets(m)
+
+
+def test_map_components_refuses_a_map_with_cdn_assets():
+    with pytest.raises(ValueError, match="remote assets"):
+        maps.map_components(folium.Map(tiles=None))
+
+
+# --- layers, icons, legend ---------------------------------------------------------------------
+
+def test_layers_present(city_components):
+    script = city_components["script"]
+    assert "L.control.layers" in script
+    assert "L.markerClusterGroup" in script
+    assert "Kelurahan: Luas tercakup sinyal" in script
+    for name in ("Tanpa latar", "Sel H3 (status sinyal)", "Blank spot (perkiraan)",
+                 "Titik pengukuran (sampel)", "Perkiraan kuat sinyal"):
+        assert json.dumps(name) in script, name
+    assert 'class="folium-map"' in city_components["html"]
+
+
+def test_facility_icons_per_type(demo, city_components):
+    script = city_components["script"]
+    for kind in demo["facilities"]["type"].unique():
+        style = maps.FACILITY_STYLES[kind]
+        assert f'"icon": "{style.icon}"' in script, kind
+        assert json.dumps(f"Fasilitas: {style.label}") in script
+    assert '"prefix": "fa"' in script and "glyphicon" not in script
+
+
+def test_facility_icons_exist_in_the_vendored_font(vendored):
+    assert set(maps.FACILITY_STYLES) == set(FACILITY_TYPES)
+    css = (vendored / "fontawesome-free" / "css" / "all.min.css").read_text()
+    missing = [s.icon for s in maps.FACILITY_STYLES.values() if f".fa-{s.icon}:" not in css
+               and f".fa-{s.icon}," not in css]
+    assert missing == []
+
+
+def test_legend_in_indonesian(city_components):
+    script = city_components["script"]
+    for text in ("Legenda", "Blank spot (tanpa sinyal)", "Sinyal lemah", "Tercakup",
+                 "Belum cukup data", "Tidak ada data", "Fasilitas", "Kantor lurah"):
+        assert text in script, text
+
+
+def test_figures_use_indonesian_numbers(city_components):
+    assert "1,25" in city_components["script"]  # the blank spot's area, 1.25 km2
+    assert "1.234" in city_components["script"]  # its population
+
+
+@pytest.mark.parametrize(("value", "decimals", "text"), [
+    (1234.5, 1, "1.234,5"), (1234567, 0, "1.234.567"), (-0.25, 2, "-0,25"),
+    (float("nan"), 1, "-"), (None, 0, "-")])
+def test_format_number(value, decimals, text):
+    assert maps.format_number(value, decimals) == text
+
+
+def test_script_is_valid_javascript(city_components, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed, so the script cannot be syntax-checked")
+    path = tmp_path / "map.js"
+    path.write_text(city_components["script"])
+    result = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_coordinates_rounded_to_six_decimals(city_components):
+    decimals = re.findall(r"\[\d+\.(\d+), \d+\.(\d+)\]", city_components["script"])
+    assert decimals and max(len(d) for pair in decimals for d in pair) <= 6
+
+
+def test_other_indicator_and_unknown_ones(demo):
+    script = maps.map_components(maps.city_map(demo["stats"], indicator="blank_area_km2"))
+    assert _js("Luas blank spot (km²)") in script["script"]
+    with pytest.raises(ValueError, match="population raster"):
+        maps.city_map(demo["stats"], indicator="population_blank")
+    with pytest.raises(ValueError, match="covered_area_pct"):
+        maps.city_map(demo["stats"], indicator="jumlah_warung")
+
+
+def test_without_tiles_the_blank_base_layer_is_shown(demo):
+    script = maps.map_components(maps.city_map(demo["stats"], tile_url=None))["script"]
+    assert "tile.openstreetmap.org" not in script and "L.tileLayer" not in script
+    assert "Tanpa latar" in script
+
+
+def test_names_are_escaped(demo):
+    stats = demo["stats"].copy()
+    stats.loc[0, "nama"] = "<script>alert(1)</script>"
+    script = maps.map_components(maps.city_map(stats))["script"]
+    assert "<script>alert(1)" not in script and _js("&lt;script&gt;alert(1)") in script
+
+
+# --- one kelurahan -----------------------------------------------------------------------------
+
+def test_kelurahan_map_is_zoomed_to_the_boundary(demo):
+    row = demo["stats"].iloc[[0]]
+    facilities = demo["facilities"]
+    m = maps.kelurahan_map(row, cells=demo["cells"], blank_spots=demo["blank_spots"],
+                           facilities=facilities, measurements_sample=demo["measurements"])
+    script = maps.map_components(m)["script"]
+    west, south, east, north = row.total_bounds
+    bounds = re.search(r"fitBounds\(\s*\[\[([-\d.]+), ([-\d.]+)\], \[([-\d.]+), ([-\d.]+)\]\]",
+                       script)
+    assert np.allclose([float(v) for v in bounds.groups()], [south, west, north, east])
+    assert "Batas kelurahan" in script and row["nama"].iloc[0] in script
+    inside = facilities[facilities.within(row.geometry.iloc[0])]
+    outside = facilities[~facilities.within(row.geometry.iloc[0])]
+    assert all(name in script for name in inside["nama"])
+    assert not [name for name in outside["nama"] if json.dumps(name)[1:-1] + " (" in script]
+
+
+def test_kelurahan_map_needs_one_row(demo):
+    with pytest.raises(ValueError, match="one kelurahan"):
+        maps.kelurahan_map(demo["stats"].iloc[:2], cells=None, blank_spots=None,
+                           facilities=None)
+
+
+def test_missing_crs_is_refused(demo):
+    frame = gpd.GeoDataFrame(demo["stats"].drop(columns="geometry"),
+                             geometry=[shapely.box(0, 0, 1, 1)] * len(demo["stats"]))
+    with pytest.raises(ValueError, match="CRS"):
+        maps.city_map(frame)

@@ -1,0 +1,53 @@
+"""City map and kelurahan pages: served with local assets only, figures from the analysis."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.webmap.conftest import KEL_A, KEL_B
+from tests.webmap.test_analysis_cli import HEADER, MARCH
+from webmap import create_app
+from webmap.db import dispose_engine
+
+
+@pytest.fixture
+def client(db_url, city_file, tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOGIN_DISABLED": True,
+                      "ARCHIVE_DIR": str(tmp_path / "archive")})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
+    csv = tmp_path / "spot.csv"
+    csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
+    assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
+    yield app.test_client()
+    dispose_engine(app)
+
+
+def external_assets(html: str) -> list[str]:
+    return re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
+
+
+def test_city_map_uses_local_assets_and_lists_kelurahan(client):
+    response = client.get("/peta")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert external_assets(html) == []
+    assert "/static/vendor/leaflet/" in html and "L.map(" in html
+    assert KEL_A in html and KEL_B in html and "ada blank spot" in html
+    assert 'lang="id"' in html
+
+
+def test_kelurahan_page_shows_its_blank_spot(client):
+    response = client.get(f"/kelurahan/{KEL_A}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Sungai Uji" in html and "ada blank spot" in html
+    assert external_assets(html) == []
+    assert "window.print()" in html
+
+
+def test_unknown_kelurahan_is_404(client):
+    response = client.get("/kelurahan/99.01.01.9999")
+    assert response.status_code == 404
+    assert "99.01.01.9999" in response.get_json()["error"]

@@ -1,0 +1,88 @@
+"""Map pages: the city map (planners) and the kelurahan page (lurah and everyone allowed).
+
+Views parse the request, call :mod:`webmap.analysis` and :mod:`webmap.maps`, and render.  The
+analysis of a city is cached per data version and filter, so a warm page does no analysis.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from webmap import analysis, maps
+from webmap.db import get_engine
+from webmap.store import data_version, get_city
+
+bp = Blueprint("pages", __name__)
+
+_CACHE_KEY = "petakota.overviews"
+_CACHE_SIZE = 16
+
+
+def _overview(city_kode: str | None, operator: str | None, as_of: str | None
+              ) -> analysis.CityOverview:
+    engine = get_engine()
+    with engine.connect() as conn:
+        city = get_city(conn, city_kode)
+        version = data_version(conn, city["kode"])
+    key = (city["kode"], version, operator or "", as_of or "")
+    cache: OrderedDict = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())
+    if key not in cache:
+        cache[key] = analysis.city_overview(engine, city["kode"], operator=operator,
+                                            as_of=analysis.parse_date(as_of))
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key]
+
+
+def _map_options() -> dict[str, Any]:
+    return {"tile_url": current_app.config.get("TILE_URL", maps.DEFAULT_TILE_URL),
+            "static_url": lambda path: url_for("static", filename=path)}
+
+
+def _filters() -> dict[str, str | None]:
+    return {"city": request.args.get("city") or None,
+            "operator": request.args.get("operator") or None,
+            "as_of": request.args.get("as_of") or None}
+
+
+@bp.get("/peta")
+def city_map():
+    """The city map with choropleth, cells, blank spots, measurements and facilities."""
+    filters = _filters()
+    indicator = request.args.get("indicator", "covered_area_pct")
+    if indicator not in maps.INDICATORS:
+        indicator = "covered_area_pct"
+    overview = _overview(filters["city"], filters["operator"], filters["as_of"])
+    rendered = overview.rendered.get(("city", indicator))
+    if rendered is None:
+        # At city zoom only blank cells are drawn (weak and covered show in the choropleth
+        # and on the kelurahan pages), keeping the page small.
+        problem = overview.cells[overview.cells["status"] == "blank"]
+        m = maps.city_map(overview.stats, cells=problem, blank_spots=overview.blank_spots,
+                          facilities=overview.facilities, measurements_sample=overview.sample,
+                          indicator=indicator, **_map_options())
+        rendered = overview.rendered[("city", indicator)] = maps.map_components(m)
+    return render_template("city_map.html", map=rendered, overview=overview,
+                           filters=filters, indicator=indicator, indicators=maps.INDICATORS,
+                           kelurahan=analysis.records(overview.stats))
+
+
+@bp.get("/kelurahan/<kode>")
+def kelurahan_page(kode: str):
+    """One kelurahan: map zoomed to it, figures, blank spots, facilities."""
+    filters = _filters()
+    overview = _overview(filters["city"], filters["operator"], filters["as_of"])
+    detail = analysis.kelurahan_overview(overview, kode)
+    rendered = overview.rendered.get(("kelurahan", kode))
+    if rendered is None:
+        m = maps.kelurahan_map(detail["row"], cells=overview.cells,
+                               blank_spots=overview.blank_spots, facilities=overview.facilities,
+                               measurements_sample=overview.sample, **_map_options())
+        rendered = overview.rendered[("kelurahan", kode)] = maps.map_components(m)
+    return render_template("kelurahan.html", map=rendered, detail=detail,
+                           stats=detail["stats"], overview=overview,
+                           blank_spots=analysis.records(detail["blank_spots"]),
+                           facilities=analysis.records(detail["facilities"]))
