@@ -32,6 +32,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register_error_handlers(app)
     cli.init_app(app)
+    from webmap import admin, auth, cli_users
+    auth.init_app(app)
+    app.register_blueprint(admin.bp)
+    for command in cli_users.COMMANDS:
+        app.cli.add_command(command)
     app.register_blueprint(home.bp)
     app.register_blueprint(pages.bp)
     return app

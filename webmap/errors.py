@@ -5,8 +5,10 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import CRSError, InputFileError, NotFoundError, PetakotaError
+from webmap.permissions import ForbiddenError, UnauthorizedError
 
-_STATUS = {NotFoundError: 404, InputFileError: 422, CRSError: 422}
+_STATUS = {NotFoundError: 404, InputFileError: 422, CRSError: 422, ForbiddenError: 403,
+           UnauthorizedError: 401}
 
 
 def register_error_handlers(app: Flask) -> None:

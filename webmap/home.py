@@ -7,6 +7,7 @@ from flask import Blueprint, Response, render_template
 from geo.measurements import template_csv
 
 from webmap.db import get_engine
+from webmap.permissions import require_role
 from webmap.models import Facility, Kelurahan, Measurement, Upload
 from webmap.store import current_boundary_version, list_cities
 
@@ -14,6 +15,7 @@ bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+@require_role("admin", "perencana", "tim_lapangan", "lurah", "camat")
 def index():
     """List the cities with their kelurahan, measurement, facility and upload counts."""
     with get_engine().connect() as conn:
@@ -35,6 +37,7 @@ def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:
 
 
 @bp.get("/template.csv")
+@require_role("admin", "perencana", "tim_lapangan")
 def measurement_template():
     """The canonical coverage CSV template, as a download."""
     return Response(template_csv(), mimetype="text/csv",

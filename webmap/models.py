@@ -218,3 +218,52 @@ class QuickWinTarget(Base):
     baseline_date: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class UserAccount(Base):
+    """A person who signs in: a role, a city (none for admins) and, for lurah/camat, an area."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("username", name="uq_user_account_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))  # lower case
+    password_hash: Mapped[str] = mapped_column(String(255))  # werkzeug scrypt
+    role: Mapped[str] = mapped_column(String(20))  # admin|perencana|tim_lapangan|lurah|camat
+    city_kode: Mapped[str | None] = mapped_column(ForeignKey("city.kode"))
+    kelurahan_kode: Mapped[str | None] = mapped_column(String(20))  # lurah only
+    kecamatan_kode: Mapped[str | None] = mapped_column(String(16))  # camat only
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ApiToken(Base):
+    """A machine client's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64))  # hex sha256
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, kept for a day to throttle guessing across workers."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+        Index("ix_login_attempt_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    success: Mapped[bool] = mapped_column(Boolean)

@@ -12,7 +12,12 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from webmap import analysis, maps
 from webmap.db import get_engine
+from webmap.permissions import ForbiddenError, current_scope, require_kelurahan_access, require_role
 from webmap.store import data_version, get_city
+
+#: Roles that see the whole city map (lurah and camat see their own kelurahan pages).
+CITY_ROLES = ("admin", "perencana", "tim_lapangan")
+ALL_ROLES = (*CITY_ROLES, "lurah", "camat")
 
 bp = Blueprint("pages", __name__)
 
@@ -43,12 +48,17 @@ def _map_options() -> dict[str, Any]:
 
 
 def _filters() -> dict[str, str | None]:
-    return {"city": request.args.get("city") or None,
+    scope = current_scope()
+    city = request.args.get("city") or None
+    if scope and scope.city_kode and city and city != scope.city_kode:
+        raise ForbiddenError(f"Your account belongs to city {scope.city_kode}, not {city}.")
+    return {"city": city or (scope.city_kode if scope else None),
             "operator": request.args.get("operator") or None,
             "as_of": request.args.get("as_of") or None}
 
 
 @bp.get("/peta")
+@require_role(*CITY_ROLES)
 def city_map():
     """The city map with choropleth, cells, blank spots, measurements and facilities."""
     filters = _filters()
@@ -71,8 +81,10 @@ def city_map():
 
 
 @bp.get("/kelurahan/<kode>")
+@require_role(*ALL_ROLES)
 def kelurahan_page(kode: str):
     """One kelurahan: map zoomed to it, figures, blank spots, facilities."""
+    require_kelurahan_access(kode)
     filters = _filters()
     overview = _overview(filters["city"], filters["operator"], filters["as_of"])
     detail = analysis.kelurahan_overview(overview, kode)

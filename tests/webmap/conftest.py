@@ -49,3 +49,19 @@ def city_engine(engine, city_file, options):
 
     import_boundaries(engine, city_file, options)
     return engine
+
+
+PASSWORD = "rahasia-kota-123"
+
+
+def signed_in(app, username: str, role: str, **area) -> object:
+    """A test client signed in as a new user of the only city (CSRF off in that app)."""
+    from webmap import accounts
+    from webmap.db import get_engine
+
+    accounts.create_user(get_engine(app), username=username, password=PASSWORD, role=role,
+                         **area)
+    client = app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
+    return client

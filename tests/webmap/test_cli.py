@@ -13,7 +13,7 @@ from webmap import create_app
 def app(db_url, tmp_path):
     from webmap.db import dispose_engine
 
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url,
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
                       "ARCHIVE_DIR": str(tmp_path / "archive")})
     yield app
     dispose_engine(app)
@@ -72,7 +72,10 @@ def test_template_csv_is_accepted_by_ingest(runner, app, city_file, tmp_path):
     template = tmp_path / "template.csv"
     assert runner.invoke(args=["template-csv", "--output", str(template)]).exit_code == 0
     assert template.read_text().startswith("latitude,longitude,timestamp")
-    download = app.test_client().get("/template.csv")
+    from tests.webmap.conftest import signed_in
+
+    runner.invoke(args=["import-boundaries", str(city_file)])
+    download = signed_in(app, "tim.a", "tim_lapangan").get("/template.csv")
     assert download.status_code == 200 and download.get_data(as_text=True) == template.read_text()
     result, init = run_json(runner, "init-db")
     assert result.exit_code == 0 and "database" in init

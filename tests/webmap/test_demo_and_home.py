@@ -15,7 +15,7 @@ def app(db_url, tmp_path):
 
     os.environ["PETAKOTA_INSTANCE"] = str(tmp_path / "instance")
     try:
-        app = create_app({"TESTING": True, "DATABASE_URL": db_url,
+        app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
                           "ARCHIVE_DIR": str(tmp_path / "archive")})
     finally:
         del os.environ["PETAKOTA_INSTANCE"]
@@ -38,7 +38,9 @@ def test_load_demo_once_then_home_page_lists_it(app):
         untagged = conn.execute(sa.select(sa.func.count()).select_from(Facility)
                                 .where(Facility.kelurahan_kode.is_(None)))
         assert untagged.scalar_one() == 0
-    page = app.test_client().get("/")
+    from tests.webmap.conftest import signed_in
+
+    page = signed_in(app, "rina", "perencana").get("/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Kota Pesisir Demo" in html and "20.000" in html

@@ -5,23 +5,28 @@ import re
 
 import pytest
 
-from tests.webmap.conftest import KEL_A, KEL_B
+from tests.webmap.conftest import KEL_A, KEL_B, signed_in
 from tests.webmap.test_analysis_cli import HEADER, MARCH
 from webmap import create_app
 from webmap.db import dispose_engine
 
 
 @pytest.fixture
-def client(db_url, city_file, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOGIN_DISABLED": True,
+def app(db_url, city_file, tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
                       "ARCHIVE_DIR": str(tmp_path / "archive")})
     runner = app.test_cli_runner()
     assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
     csv = tmp_path / "spot.csv"
     csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
     assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
-    yield app.test_client()
+    yield app
     dispose_engine(app)
+
+
+@pytest.fixture
+def client(app):
+    return signed_in(app, "rina", "perencana")
 
 
 def external_assets(html: str) -> list[str]:
@@ -51,3 +56,16 @@ def test_unknown_kelurahan_is_404(client):
     response = client.get("/kelurahan/99.01.01.9999")
     assert response.status_code == 404
     assert "99.01.01.9999" in response.get_json()["error"]
+
+
+def test_anonymous_is_sent_to_login(app):
+    response = app.test_client().get("/peta")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_lurah_sees_own_kelurahan_only(app):
+    lurah = signed_in(app, "lurah.a", "lurah", kelurahan_kode=KEL_A)
+    assert lurah.get(f"/kelurahan/{KEL_A}").status_code == 200
+    refused = lurah.get(f"/kelurahan/{KEL_B}")
+    assert refused.status_code == 403 and b"Sungai" not in refused.data
+    assert lurah.get("/peta").status_code == 403
