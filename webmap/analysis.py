@@ -109,6 +109,7 @@ def coverage_report(data: CityData, *, operator: str | None = None,
     """The per-kelurahan coverage answer as plain JSON-ready data."""
     cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
     return {
+        "operator_breakdown": operator_breakdown(data, as_of=as_of, thresholds=thresholds),
         "city": data.city["kode"], "nama": data.city["nama"],
         "boundary_version": data.boundary_version,
         "operator": operator or coverage.ANY_OPERATOR,
@@ -117,6 +118,22 @@ def coverage_report(data: CityData, *, operator: str | None = None,
         "cells": int(len(cells)),
         "kelurahan": records(stats),
     }
+
+
+#: Columns of the per-operator breakdown in the coverage report.
+BREAKDOWN_COLUMNS = ["kode", "operator", "status", "blank_cells", "weak_cells", "covered_cells",
+                     "blank_area_km2", "measured_area_pct", "covered_area_pct"]
+
+
+def operator_breakdown(data: CityData, *, as_of: datetime | None = None,
+                       thresholds: SignalThresholds | None = None) -> list[dict[str, Any]]:
+    """Per kelurahan and operator: status and cells ("which operator must build here")."""
+    cells = coverage.aggregate_cells(data.measurements, as_of=as_of, thresholds=thresholds)
+    if cells.empty:
+        return []
+    table = coverage.kelurahan_operator_stats(data.kelurahan, cells)
+    table = table[table["operator"] != coverage.ANY_OPERATOR]
+    return records(table[BREAKDOWN_COLUMNS])
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -179,15 +196,15 @@ def list_targets(engine: Engine, city_kode: str | None) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def target_progress(engine: Engine, city_kode: str | None, *, as_of: datetime | None = None
-                    ) -> list[dict[str, Any]]:
+def target_progress(engine: Engine, city_kode: str | None, *, as_of: datetime | None = None,
+                    thresholds: SignalThresholds | None = None) -> list[dict[str, Any]]:
     """Progress towards each target of a city as of a date (default: now)."""
     data = load_city_data(engine, city_kode)
     results = []
     for target in list_targets(engine, data.city["kode"]):
         baseline = parse_date(target["baseline_date"]) if target["baseline_date"] else None
-        _, at_baseline = coverage_tables(data, as_of=baseline)
-        _, now = coverage_tables(data, as_of=as_of)
+        _, at_baseline = coverage_tables(data, as_of=baseline, thresholds=thresholds)
+        _, now = coverage_tables(data, as_of=as_of, thresholds=thresholds)
         spec = {"kind": target["kind"], "deadline": target["deadline"].isoformat(),
                 "baseline_date": target["baseline_date"].isoformat()
                 if target["baseline_date"] else None, "name": target["name"]}

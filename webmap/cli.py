@@ -185,13 +185,40 @@ def load_demo(if_empty: bool, measurements: int | None, as_json: bool) -> None:
     from webmap.demo import DEMO_MEASUREMENTS, load_demo_city
 
     db.migrate()
+    login_note = Path(current_app.instance_path) / "demo-login.txt"
     with db.get_engine().connect() as conn:
         if if_empty and store.list_cities(conn):
             click.echo("Database already holds a city; demo not loaded.")
+            if login_note.exists():
+                click.echo(login_note.read_text().strip())
             return
     folder = Path(current_app.instance_path) / "demo"
-    _run(as_json, lambda: load_demo_city(db.get_engine(), _options(None, "demo"), folder=folder,
-                                         measurements=measurements or DEMO_MEASUREMENTS))
+
+    def action() -> dict:
+        report = load_demo_city(db.get_engine(), _options(None, "demo"), folder=folder,
+                                measurements=measurements or DEMO_MEASUREMENTS)
+        report["login"] = _demo_login(login_note)
+        report["message"] += "\n" + report["login"]
+        return report
+
+    _run(as_json, action)
+
+
+def _demo_login(note: Path) -> str:
+    """Create the demo planner account with a random password, noted in the instance folder."""
+    import secrets
+
+    from webmap.accounts import AccountError, create_user
+
+    password = secrets.token_urlsafe(12)
+    try:
+        create_user(db.get_engine(), username="demo", password=password, role="perencana")
+    except AccountError:
+        return note.read_text().strip() if note.exists() else "Demo account exists already."
+    text = f"Masuk (login) di /login sebagai 'demo' dengan kata sandi: {password}"
+    note.write_text(text + "\n")
+    note.chmod(0o600)
+    return text
 
 
 @click.command("cities")

@@ -150,7 +150,8 @@ def progress_command(city: str | None, as_of: str | None, as_json: bool) -> None
 
     def action() -> dict[str, Any]:
         results = analysis.target_progress(db.get_engine(), city,
-                                           as_of=analysis.parse_date(as_of))
+                                           as_of=analysis.parse_date(as_of),
+                                           thresholds=_thresholds())
         lines = [f"{r['name']} (deadline {r['deadline']}): {r['progress_pct']:.1f}% of "
                  f"kelurahan free of blank spots; {len(r['failing'])} still failing"
                  for r in results]

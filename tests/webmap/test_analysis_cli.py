@@ -107,3 +107,13 @@ def test_surface_and_blank_spot_exports(runner, tmp_path):
     cells = run_json(runner, "export", "cells", str(tmp_path / "c.geojson"),
                      "--as-of", "2024-04-30")
     assert cells["features"] == 1
+
+
+def test_operator_breakdown_and_city_thresholds(app, runner):
+    report = run_json(runner, "coverage", "--as-of", "2024-04-30")
+    breakdown = [r for r in report["operator_breakdown"] if r["kode"] == KEL_A]
+    assert [(r["operator"], r["status"]) for r in breakdown] == [("Telkomsel", "ada blank spot")]
+    # A city that counts everything below -75 dBm as no coverage sees September's -80 as blank.
+    app.config["SIGNAL_THRESHOLDS"] = {"signal_classes_dbm": {"4G": [-60, -65, -70, -75]}}
+    rows = by_kode(run_json(runner, "coverage", "--as-of", "2024-10-31"))
+    assert rows[KEL_A]["blank_cells"] == 1

@@ -28,6 +28,7 @@ def test_load_demo_once_then_home_page_lists_it(app):
     result = runner.invoke(args=["load-demo", "--if-empty", "--measurements", "20000"])
     assert result.exit_code == 0, result.output
     assert "35 kelurahan" in result.output
+    password = result.output.rsplit("kata sandi: ", 1)[1].strip()
     again = runner.invoke(args=["load-demo", "--if-empty"])
     assert "not loaded" in again.output
     from webmap.db import get_engine
@@ -38,9 +39,10 @@ def test_load_demo_once_then_home_page_lists_it(app):
         untagged = conn.execute(sa.select(sa.func.count()).select_from(Facility)
                                 .where(Facility.kelurahan_kode.is_(None)))
         assert untagged.scalar_one() == 0
-    from tests.webmap.conftest import signed_in
-
-    page = signed_in(app, "rina", "perencana").get("/")
+    client = app.test_client()
+    assert client.post("/login", data={"username": "demo", "password": password}).status_code \
+        == 302
+    page = client.get("/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Kota Pesisir Demo" in html and "20.000" in html
