@@ -131,12 +131,6 @@ BLANK_SPOT_POINT_COLUMNS = ("id", "latitude", "longitude", "kelurahan_kode_main"
                             "area_km2", "population", "samples", "no_service_samples",
                             "last_measured", "last_measured_utc", "geometry")
 
-_DEFAULT_SIGNAL_CLASSES_DBM: dict[str, tuple[float, float, float, float]] = {
-    "5G": (-80.0, -90.0, -100.0, -120.0),
-    "4G": (-80.0, -90.0, -100.0, -120.0),
-    "3G": (-75.0, -85.0, -95.0, -110.0),
-    "2G": (-70.0, -85.0, -100.0, -110.0),
-}
 # overlaps smaller than this (m2) are rounding noise of a shared edge, not a kelurahan's share
 _MIN_OVERLAP_M2 = 1.0
 _REQUIRED_COLUMNS = ("latitude", "longitude", "measured_at", "signal_dbm", "no_service")
@@ -332,7 +326,7 @@ def _selection(operator: str | None, technology: str | None, as_of: int | dateti
     if not resolution > 0:
         raise ValueError(f"resolution_m must be positive, not {resolution!r}")
     classes = dict(getattr(thresholds, "classes_dbm", None)
-                   or getattr(settings, "SIGNAL_CLASSES_DBM", _DEFAULT_SIGNAL_CLASSES_DBM))
+                   or settings.SIGNAL_CLASSES_DBM)
     classes = {name: tuple(float(v) for v in bounds) for name, bounds in classes.items()}
     if technology is not None and technology not in classes:
         raise ValueError(f"technology {technology!r} is not known; use one of "

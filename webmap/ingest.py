@@ -187,10 +187,7 @@ def _store_measurements(engine: Engine, archived: ArchivedFile, city: dict,
     advance = options.progress(len(rows), "rows") if options.progress else None
     with store.measurement_transaction(engine, rows, chunk_rows=settings.INGEST_CHUNK_ROWS,
                                        progress=advance) as (conn, load):
-        upload_id = store.insert_upload(
-            conn, city_kode=city["kode"], kind="measurements", sha256=archived.sha256,
-            original_name=archived.original_name, archive_path=str(archived.path),
-            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=batch.format)
+        upload_id = _insert_upload(conn, city, "measurements", archived, options, batch.format)
         accepted = load(upload_id)
         report |= {"upload_id": upload_id, "accepted": accepted,
                    "duplicates": len(rows) - accepted,
@@ -267,6 +264,15 @@ def _reject_outside(batch: Any, codes: np.ndarray, city: dict) -> None:
         for r, lat, lon in zip(frame["row"], frame["latitude"], frame["longitude"], strict=True)])
 
 
+def _insert_upload(conn: Connection, city: dict, kind: str, archived: ArchivedFile,
+                   options: IngestOptions, file_format: str) -> int:
+    """Record the upload of an archived file (its counts are filled in when the rows are in)."""
+    return store.insert_upload(
+        conn, city_kode=city["kode"], kind=kind, sha256=archived.sha256,
+        original_name=archived.original_name, archive_path=str(archived.path),
+        size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=file_format)
+
+
 def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, Any]:
     return {
         "format": batch.format, "file": archived.original_name, "sha256": archived.sha256,
@@ -305,10 +311,7 @@ def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan:
     tiles["kelurahan_kode"] = codes[pd.notna(codes)]
     report = _base_report(batch, archived, city)
     with engine.begin() as conn:
-        upload_id = store.insert_upload(
-            conn, city_kode=city["kode"], kind="ookla", sha256=archived.sha256,
-            original_name=archived.original_name, archive_path=str(archived.path),
-            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format="ookla")
+        upload_id = _insert_upload(conn, city, "ookla", archived, options, "ookla")
         accepted = _insert_tiles(conn, tiles, city["kode"], upload_id)
         report |= {"upload_id": upload_id, "accepted": accepted,
                    "duplicates": len(tiles) - accepted,
@@ -369,10 +372,7 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
     report["notes"] = [n.as_dict() for n in batch.notes]
     report["outside_kelurahan"] = int(pd.isna(codes).sum())
     with engine.begin() as conn:
-        upload_id = store.insert_upload(
-            conn, city_kode=city["kode"], kind="facilities", sha256=archived.sha256,
-            original_name=archived.original_name, archive_path=str(archived.path),
-            size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=batch.format)
+        upload_id = _insert_upload(conn, city, "facilities", archived, options, batch.format)
         rows["upload_id"] = upload_id
         accepted = store.insert_facilities(conn, rows[store.FACILITY_COLUMNS])
         report |= {"upload_id": upload_id, "accepted": accepted,
