@@ -27,7 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from webmap import cli, db, errors, home, pages
+    from webmap import api, cli, db, errors, home, pages
 
     db.init_app(app)
     errors.register_error_handlers(app)
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     for command in cli_users.COMMANDS:
         app.cli.add_command(command)
+    app.register_blueprint(api.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(pages.bp)
     return app

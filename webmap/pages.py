@@ -5,15 +5,13 @@ analysis of a city is cached per data version and filter, so a warm page does no
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from webmap import analysis, maps
-from webmap.db import get_engine
-from webmap.permissions import ForbiddenError, current_scope, require_kelurahan_access, require_role
-from webmap.store import data_version, get_city
+from webmap.overviews import cached_overview, request_filters
+from webmap.permissions import require_kelurahan_access, require_role
 
 #: Roles that see the whole city map (lurah and camat see their own kelurahan pages).
 CITY_ROLES = ("admin", "perencana", "tim_lapangan")
@@ -21,51 +19,20 @@ ALL_ROLES = (*CITY_ROLES, "lurah", "camat")
 
 bp = Blueprint("pages", __name__)
 
-_CACHE_KEY = "petakota.overviews"
-_CACHE_SIZE = 16
-
-
-def _overview(city_kode: str | None, operator: str | None, as_of: str | None
-              ) -> analysis.CityOverview:
-    engine = get_engine()
-    with engine.connect() as conn:
-        city = get_city(conn, city_kode)
-        version = data_version(conn, city["kode"])
-    key = (city["kode"], version, operator or "", as_of or "")
-    cache: OrderedDict = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())
-    if key not in cache:
-        cache[key] = analysis.city_overview(engine, city["kode"], operator=operator,
-                                            as_of=analysis.parse_date(as_of))
-        while len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-    cache.move_to_end(key)
-    return cache[key]
-
-
 def _map_options() -> dict[str, Any]:
     return {"tile_url": current_app.config.get("TILE_URL", maps.DEFAULT_TILE_URL),
             "static_url": lambda path: url_for("static", filename=path)}
-
-
-def _filters() -> dict[str, str | None]:
-    scope = current_scope()
-    city = request.args.get("city") or None
-    if scope and scope.city_kode and city and city != scope.city_kode:
-        raise ForbiddenError(f"Your account belongs to city {scope.city_kode}, not {city}.")
-    return {"city": city or (scope.city_kode if scope else None),
-            "operator": request.args.get("operator") or None,
-            "as_of": request.args.get("as_of") or None}
 
 
 @bp.get("/peta")
 @require_role(*CITY_ROLES)
 def city_map():
     """The city map with choropleth, cells, blank spots, measurements and facilities."""
-    filters = _filters()
+    filters = request_filters()
     indicator = request.args.get("indicator", "covered_area_pct")
     if indicator not in maps.INDICATORS:
         indicator = "covered_area_pct"
-    overview = _overview(filters["city"], filters["operator"], filters["as_of"])
+    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
     rendered = overview.rendered.get(("city", indicator))
     if rendered is None:
         # At city zoom only blank cells are drawn (weak and covered show in the choropleth
@@ -85,8 +52,8 @@ def city_map():
 def kelurahan_page(kode: str):
     """One kelurahan: map zoomed to it, figures, blank spots, facilities."""
     require_kelurahan_access(kode)
-    filters = _filters()
-    overview = _overview(filters["city"], filters["operator"], filters["as_of"])
+    filters = request_filters()
+    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
     detail = analysis.kelurahan_overview(overview, kode)
     rendered = overview.rendered.get(("kelurahan", kode))
     if rendered is None:

@@ -1,0 +1,75 @@
+"""The JSON API: role-scoped, paginated, JSON errors, OpenAPI document."""
+from __future__ import annotations
+
+import pytest
+
+from tests.webmap.conftest import KEL_A, KEL_B, signed_in
+from tests.webmap.test_analysis_cli import HEADER, MARCH
+from webmap import accounts, create_app
+from webmap.db import dispose_engine, get_engine
+
+
+@pytest.fixture
+def app(db_url, city_file, tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
+                      "ARCHIVE_DIR": str(tmp_path / "archive")})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
+    csv = tmp_path / "spot.csv"
+    csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
+    assert runner.invoke(args=["ingest", str(csv), "--uploader", "budi"]).exit_code == 0
+    yield app
+    dispose_engine(app)
+
+
+def test_planner_lists_every_kelurahan_with_figures(app):
+    client = signed_in(app, "rina", "perencana")
+    body = client.get("/api/kelurahan").get_json()
+    assert body["total"] == 2 and body["boundary_version"] == 1
+    rows = {row["kode"]: row for row in body["items"]}
+    assert rows[KEL_A]["status"] == "ada blank spot" and rows[KEL_B]["blank_cells"] == 0
+
+
+def test_lurah_gets_own_kelurahan_only(app):
+    lurah = signed_in(app, "lurah.a", "lurah", kelurahan_kode=KEL_A)
+    assert [r["kode"] for r in lurah.get("/api/kelurahan").get_json()["items"]] == [KEL_A]
+    assert lurah.get(f"/api/kelurahan/{KEL_A}").status_code == 200
+    for url in (f"/api/kelurahan/{KEL_B}", f"/api/kelurahan/{KEL_B}/blankspots.geojson",
+                f"/api/cells?kelurahan={KEL_B}", f"/api/facilities.geojson?kelurahan={KEL_B}",
+                "/api/cells", "/api/progress", "/api/uploads"):
+        response = lurah.get(url)
+        assert response.status_code == 403, url
+        assert "error" in response.get_json() and b"Bukit Uji" not in response.data
+
+
+def test_bearer_token_and_anonymous(app):
+    engine = get_engine(app)
+    accounts.create_user(engine, username="portal", password="rahasia-kota-123",
+                         role="perencana")
+    _, token = accounts.create_token(engine, "portal", name="SPBE")
+    client = app.test_client()
+    assert client.get("/api/kelurahan").status_code == 401
+    response = client.get("/api/cells?per_page=1",
+                          headers={"Authorization": f"Bearer {token}"})
+    body = response.get_json()
+    assert response.status_code == 200 and body["per_page"] == 1 and len(body["items"]) == 1
+    assert body["items"][0]["status"] == "blank"
+
+
+def test_field_team_sees_own_uploads(app):
+    assert signed_in(app, "budi", "tim_lapangan").get("/api/uploads").get_json()["total"] == 1
+    assert signed_in(app, "ani", "tim_lapangan").get("/api/uploads").get_json()["total"] == 0
+
+
+def test_blank_spots_geojson_and_openapi(app):
+    client = signed_in(app, "rina", "perencana")
+    geojson = client.get(f"/api/kelurahan/{KEL_A}/blankspots.geojson")
+    assert geojson.mimetype == "application/geo+json"
+    assert geojson.get_json()["type"] == "FeatureCollection"
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and "/api/kelurahan/{kode}" in spec["paths"]
+
+
+def test_bad_page_is_a_json_error(app):
+    response = signed_in(app, "rina", "perencana").get("/api/cells?page=abc")
+    assert response.status_code == 422 and "page" in response.get_json()["error"]
