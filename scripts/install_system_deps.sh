@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only when missing:
-# PostgreSQL 15 server binaries with PostGIS 3 (tests start their own throwaway server), and npm.
+# PostgreSQL 15 server binaries with PostGIS 3 (tests start their own throwaway server),
+# Chromium for the browser tests (driven by Playwright; no browser download), and npm.
 set -euo pipefail
-packages=(postgresql-15 postgresql-15-postgis-3)
+packages=(postgresql-15 postgresql-15-postgis-3 chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -40,6 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(pages.bp)
+    from webmap import uploads
+    app.register_blueprint(uploads.bp)
     return app
 
 

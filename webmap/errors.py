@@ -24,7 +24,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(413)
     def _too_large(error: HTTPException):
         limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-        message = f"File too large: the limit is {limit / 2**20:.0f} MiB."
+        size = f"{limit / 2**20:.0f} MiB" if limit >= 2**20 else f"{limit / 1024:.0f} KiB"
+        message = (f"File terlalu besar: batasnya {size}. Bagi file menjadi beberapa bagian. "
+                   f"(File too large: the limit is {size}.)")
         if request.path.startswith("/api/"):
             return jsonify({"error": message}), 413
         return message, 413

@@ -1,0 +1,204 @@
+"""The upload page: field teams send coverage files, see the validation report and history.
+
+The view only saves the file to a temporary folder and calls :func:`webmap.ingest.
+ingest_measurements`, which archives, validates and stores it; the report it returns (also kept
+with the upload) is what the report page shows.
+"""
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (Blueprint, current_app, flash, get_flashed_messages, redirect,
+                   render_template, request, send_file, url_for)
+from werkzeug.utils import secure_filename
+
+from geo.errors import CRSError, InputFileError, NotFoundError
+from webmap import store
+from webmap.db import get_engine
+from webmap.ingest import IngestOptions, ingest_measurements
+from webmap.models import Upload
+from webmap.permissions import ForbiddenError, Scope, current_scope, require_role
+
+bp = Blueprint("uploads", __name__)
+
+#: Roles that may upload and see upload reports.
+UPLOAD_ROLES = ("tim_lapangan", "perencana", "admin")
+#: Formats offered in the form (``auto`` detects from the header).
+FORMATS = {"auto": "Otomatis (deteksi dari header)", "canonical": "CSV petakota (kanonik)",
+           "gnettrack": "G-NetTrack", "ookla": "Ookla (tile)"}
+#: At most this many per-row errors are listed on the report page.
+MAX_ERROR_ROWS = 1000
+#: At most this many uploads are listed in the history.
+MAX_HISTORY = 200
+_KINDS = ("measurements", "ookla")
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _scope() -> Scope:
+    scope = current_scope()
+    assert scope is not None  # require_role lets only signed-in users through
+    return scope
+
+
+def _summary_id(report: dict[str, Any]) -> str:
+    """An Indonesian one-line summary of an ingest report."""
+    return (f"{report.get('rows', 0)} baris dibaca: {report.get('accepted', 0)} disimpan, "
+            f"{report.get('rejected', 0)} ditolak, {report.get('duplicates', 0)} duplikat "
+            "(sudah tersimpan sebelumnya).")
+
+
+def _local_time(value: datetime | None, timezone: str | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(ZoneInfo(timezone)) if timezone else value
+    except (KeyError, ValueError):
+        pass
+    return value.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _timezones() -> dict[str, str]:
+    with get_engine().connect() as conn:
+        return {c["kode"]: c["timezone"] for c in store.list_cities(conn)}
+
+
+def _history(scope: Scope) -> list[dict[str, Any]]:
+    """The uploads this user may see, newest first."""
+    table = Upload.__table__
+    query = sa.select(table.c.id, table.c.city_kode, table.c.kind, table.c.original_name,
+                      table.c.uploaded_by, table.c.uploaded_at, table.c.format, table.c.rows,
+                      table.c.accepted, table.c.rejected, table.c.duplicates
+                      ).where(table.c.kind.in_(_KINDS))
+    if scope.city_kode:
+        query = query.where(table.c.city_kode == scope.city_kode)
+    elif scope.role != "admin":
+        return []
+    if scope.role == "tim_lapangan":
+        query = query.where(table.c.uploaded_by == scope.username)
+    query = query.order_by(table.c.uploaded_at.desc(), table.c.id.desc()).limit(MAX_HISTORY)
+    with get_engine().connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    zones = _timezones()
+    for row in rows:
+        row["when"] = _local_time(row["uploaded_at"], zones.get(row["city_kode"]))
+    return rows
+
+
+def _visible_upload(upload_id: int) -> dict[str, Any]:
+    """The upload, or 404 (unknown, other city) / 403 (a field team member's colleague's file)."""
+    scope = _scope()
+    with get_engine().connect() as conn:
+        upload = store.get_upload(conn, upload_id)
+    if upload["kind"] not in _KINDS or (scope.city_kode and upload["city_kode"] != scope.city_kode) \
+            or (not scope.city_kode and scope.role != "admin"):
+        raise NotFoundError(f"Upload {upload_id} does not exist.")
+    if scope.role == "tim_lapangan" and upload["uploaded_by"] != scope.username:
+        raise ForbiddenError(f"Upload {upload_id} was sent by another user; field team members "
+                             "see only their own uploads.")
+    return upload
+
+
+def _can_view(upload_id: int) -> bool:
+    try:
+        _visible_upload(upload_id)
+    except (NotFoundError, ForbiddenError):
+        return False
+    return True
+
+
+def _form(*, error: str | None = None, info: str | None = None, status: int = 200,
+          selected: str = "auto", period: str = ""):
+    return render_template("upload.html", formats=FORMATS, selected=selected, period=period,
+                           uploads=_history(_scope()), error=error, info=info,
+                           messages=get_flashed_messages(), max_mib=_max_mib()), status
+
+
+def _max_mib() -> int:
+    return int((current_app.config.get("MAX_CONTENT_LENGTH") or 0) / 2**20)
+
+
+def _original_name(filename: str) -> str:
+    """The client's file name without any folder part (browsers on Windows may send one)."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[:200] or "unggahan.csv"
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+@bp.get("/unggah")
+@require_role(*UPLOAD_ROLES)
+def upload_page():
+    """The upload form and the upload history."""
+    return _form()
+
+
+@bp.post("/unggah")
+@require_role(*UPLOAD_ROLES)
+def upload_file():
+    """Ingest an uploaded coverage file, then show its report (303)."""
+    scope = _scope()
+    selected = request.form.get("format", "auto")
+    period = (request.form.get("period") or "").strip()
+    if selected not in FORMATS:
+        return _form(error=f"Format '{selected}' tidak dikenal.", status=422)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _form(error="Pilih file yang akan diunggah terlebih dahulu.", status=422,
+                     selected=selected, period=period)
+    original = _original_name(upload.filename)
+    options = IngestOptions(archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
+                            uploaded_by=scope.username or "web", city_kode=scope.city_kode)
+    options.extra["original_name"] = original
+    try:
+        with tempfile.TemporaryDirectory(prefix="petakota-upload-") as folder:
+            path = Path(folder) / (secure_filename(original) or "unggahan.csv")
+            upload.save(path)
+            report = ingest_measurements(get_engine(), path, options, format=selected,
+                                         period=period or None)
+    except (InputFileError, CRSError, NotFoundError) as error:
+        current_app.logger.info("upload of %s by %s refused: %s", original, scope.username, error)
+        return _form(error=f"File tidak dapat diproses: {error.message}", status=422,
+                     selected=selected, period=period)
+    if report.get("already_ingested"):
+        message = (f"File '{original}' sudah pernah diunggah (unggahan {report['upload_id']}); "
+                   "tidak ada data yang ditambahkan.")
+        if not _can_view(int(report["upload_id"])):
+            return _form(info=message, selected=selected, period=period)
+        flash(message)
+    return redirect(url_for("uploads.report_page", upload_id=report["upload_id"]), code=303)
+
+
+@bp.get("/unggah/<int:upload_id>")
+@require_role(*UPLOAD_ROLES)
+def report_page(upload_id: int):
+    """The validation report of one upload."""
+    upload = _visible_upload(upload_id)
+    report = dict(upload.get("report") or {})
+    errors = list(report.get("errors") or [])
+    rejected_csv = report.get("rejected_csv")
+    return render_template(
+        "upload_report.html", upload=upload, report=report, summary=_summary_id(upload),
+        errors=errors[:MAX_ERROR_ROWS], total_errors=len(errors), max_errors=MAX_ERROR_ROWS,
+        has_rejected=bool(rejected_csv and Path(rejected_csv).is_file()),
+        when=_local_time(upload["uploaded_at"], _timezones().get(upload["city_kode"])),
+        messages=get_flashed_messages(), formats=FORMATS)
+
+
+@bp.get("/unggah/<int:upload_id>/ditolak.csv")
+@require_role(*UPLOAD_ROLES)
+def rejected_rows(upload_id: int):
+    """The rejected rows of an upload (original text plus reasons) as a CSV download."""
+    upload = _visible_upload(upload_id)
+    path = (upload.get("report") or {}).get("rejected_csv")
+    if not path or not Path(path).is_file():
+        raise NotFoundError(f"Upload {upload_id} has no rejected rows.")
+    return send_file(Path(path).resolve(), mimetype="text/csv", as_attachment=True,
+                     download_name=f"ditolak_unggahan_{upload_id}.csv", max_age=0)
