@@ -32,8 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register_error_handlers(app)
     cli.init_app(app)
-    from webmap import admin, auth, cli_users
+    from webmap import admin, auth, cli_users, i18n
     auth.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(admin.bp)
     for command in cli_users.COMMANDS:
         app.cli.add_command(command)
@@ -42,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     from webmap import uploads
     app.register_blueprint(uploads.bp)
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
 
 

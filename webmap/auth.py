@@ -139,7 +139,7 @@ def login():
     session.clear()
     login_user(LoginUser(user))
     session.permanent = True
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
@@ -214,7 +214,7 @@ def _tile_origin(tile_url: str) -> str:
     return f"{match.group(1) or 'https'}://{host}"
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site paths: ``/x`` but not ``//evil`` or ``https://evil``."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
