@@ -7,7 +7,19 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test system-deps demo-data bench clean
+.PHONY: run test system-deps demo-data bench clean translations
+
+# Interface translations: texts are written in Indonesian and marked with _(); English is a catalog.
+CATALOG := webmap/translations/en/LC_MESSAGES/messages
+$(CATALOG).mo: $(CATALOG).po | $(VENV)/.runtime
+	$(BIN)/pybabel compile --statistics -d webmap/translations -D messages
+
+# After changing texts: re-extract them and merge into the catalog (then translate what is new).
+translations: $(VENV)/.runtime
+	$(BIN)/pybabel extract -F webmap/babel.cfg -k _l -k N_ --no-location --sort-output \
+		--project petakota -o webmap/translations/messages.pot webmap
+	$(BIN)/pybabel update --no-fuzzy-matching -i webmap/translations/messages.pot \
+		-d webmap/translations -D messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +38,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-run: $(VENV)/.runtime webmap/static/vendor/.stamp
+run: $(VENV)/.runtime webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/flask --app webmap load-demo --if-empty
 	$(BIN)/flask --app webmap run --host $(HOST) --port $(PORT)
 
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-test: $(VENV)/.dev system-deps webmap/static/vendor/.stamp
+test: $(VENV)/.dev system-deps webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/python -m pytest
 
 demo-data: $(VENV)/.runtime

@@ -31,6 +31,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -86,8 +88,8 @@ class _CSRFProtect(CSRFProtect):
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField("Nama pengguna", validators=[DataRequired(), Length(max=80)])
-    password = PasswordField("Kata sandi", validators=[DataRequired(), Length(max=1024)])
+    username = StringField(_l("Nama pengguna"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Kata sandi"), validators=[DataRequired(), Length(max=1024)])
 
 
 def init_app(app: Flask) -> None:
@@ -99,7 +101,8 @@ def init_app(app: Flask) -> None:
         lifetime if isinstance(lifetime, timedelta) else timedelta(seconds=int(lifetime)))
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "Silakan masuk untuk membuka halaman ini."
+    manager.login_message = _l("Silakan masuk untuk membuka halaman ini.")
+    manager.localize_callback = str  # evaluate the lazy text in the request's language
     manager.user_loader(_load_session_user)
     manager.request_loader(_load_token_user)
     _CSRFProtect(app)
@@ -130,12 +133,12 @@ def login():
                                      policy=throttle_policy(current_app.config))
     except accounts.LoginThrottledError as error:
         minutes = max(1, int((error.until - _now()).total_seconds() // 60) + 1)
-        message = (f"Terlalu banyak percobaan masuk yang gagal. "
-                   f"Coba lagi dalam {minutes} menit.")
+        message = _("Terlalu banyak percobaan masuk yang gagal. "
+                    "Coba lagi dalam %(minutes)s menit.", minutes=minutes)
         return render_template("login.html", form=form, error=message), 429
     if user is None:
         return render_template("login.html", form=form,
-                               error="Nama pengguna atau kata sandi salah."), 401
+                               error=_("Nama pengguna atau kata sandi salah.")), 401
     session.clear()
     login_user(LoginUser(user))
     session.permanent = True

@@ -13,13 +13,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import (Blueprint, current_app, flash, get_flashed_messages, redirect,
-                   render_template, request, send_file, url_for)
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.utils import secure_filename
 
 from geo.errors import CRSError, InputFileError, NotFoundError
 from webmap import store
 from webmap.db import get_engine
+from webmap.i18n import number
 from webmap.ingest import IngestOptions, ingest_measurements
 from webmap.models import Upload
 from webmap.permissions import ForbiddenError, Scope, current_scope, require_role
@@ -29,8 +32,8 @@ bp = Blueprint("uploads", __name__)
 #: Roles that may upload and see upload reports.
 UPLOAD_ROLES = ("tim_lapangan", "perencana", "admin")
 #: Formats offered in the form (``auto`` detects from the header).
-FORMATS = {"auto": "Otomatis (deteksi dari header)", "canonical": "CSV petakota (kanonik)",
-           "gnettrack": "G-NetTrack", "ookla": "Ookla (tile)"}
+FORMATS = {"auto": _l("Otomatis (deteksi dari header)"), "canonical": _l("CSV petakota (kanonik)"),
+           "gnettrack": "G-NetTrack", "ookla": _l("Ookla (tile)")}
 #: At most this many per-row errors are listed on the report page.
 MAX_ERROR_ROWS = 1000
 #: At most this many uploads are listed in the history.
@@ -46,11 +49,12 @@ def _scope() -> Scope:
     return scope
 
 
-def _summary_id(report: dict[str, Any]) -> str:
-    """An Indonesian one-line summary of an ingest report."""
-    return (f"{report.get('rows', 0)} baris dibaca: {report.get('accepted', 0)} disimpan, "
-            f"{report.get('rejected', 0)} ditolak, {report.get('duplicates', 0)} duplikat "
-            "(sudah tersimpan sebelumnya).")
+def _summary(report: dict[str, Any]) -> str:
+    """A one-line summary of an ingest report in the user's language."""
+    return _("%(rows)s baris dibaca: %(accepted)s disimpan, %(rejected)s ditolak, "
+             "%(duplicates)s duplikat (sudah tersimpan sebelumnya).",
+             **{key: number(report.get(key) or 0)
+                for key in ("rows", "accepted", "rejected", "duplicates")})
 
 
 def _local_time(value: datetime | None, timezone: str | None) -> str:
@@ -118,7 +122,7 @@ def _form(*, error: str | None = None, info: str | None = None, status: int = 20
           selected: str = "auto", period: str = ""):
     return render_template("upload.html", formats=FORMATS, selected=selected, period=period,
                            uploads=_history(_scope()), error=error, info=info,
-                           messages=get_flashed_messages(), max_mib=_max_mib()), status
+                           max_mib=_max_mib()), status
 
 
 def _max_mib() -> int:
@@ -148,10 +152,10 @@ def upload_file():
     selected = request.form.get("format", "auto")
     period = (request.form.get("period") or "").strip()
     if selected not in FORMATS:
-        return _form(error=f"Format '{selected}' tidak dikenal.", status=422)
+        return _form(error=_("Format '%(format)s' tidak dikenal.", format=selected), status=422)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _form(error="Pilih file yang akan diunggah terlebih dahulu.", status=422,
+        return _form(error=_("Pilih file yang akan diunggah terlebih dahulu."), status=422,
                      selected=selected, period=period)
     original = _original_name(upload.filename)
     options = IngestOptions(archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
@@ -165,11 +169,12 @@ def upload_file():
                                          period=period or None)
     except (InputFileError, CRSError, NotFoundError) as error:
         current_app.logger.info("upload of %s by %s refused: %s", original, scope.username, error)
-        return _form(error=f"File tidak dapat diproses: {error.message}", status=422,
+        return _form(error=_("File tidak dapat diproses: %(reason)s", reason=error.message),
+                     status=422,
                      selected=selected, period=period)
     if report.get("already_ingested"):
-        message = (f"File '{original}' sudah pernah diunggah (unggahan {report['upload_id']}); "
-                   "tidak ada data yang ditambahkan.")
+        message = _("File '%(name)s' sudah pernah diunggah (unggahan %(id)s); "
+                    "tidak ada data yang ditambahkan.", name=original, id=report["upload_id"])
         if not _can_view(int(report["upload_id"])):
             return _form(info=message, selected=selected, period=period)
         flash(message)
@@ -185,11 +190,11 @@ def report_page(upload_id: int):
     errors = list(report.get("errors") or [])
     rejected_csv = report.get("rejected_csv")
     return render_template(
-        "upload_report.html", upload=upload, report=report, summary=_summary_id(upload),
+        "upload_report.html", upload=upload, report=report, summary=_summary(upload),
         errors=errors[:MAX_ERROR_ROWS], total_errors=len(errors), max_errors=MAX_ERROR_ROWS,
         has_rejected=bool(rejected_csv and Path(rejected_csv).is_file()),
         when=_local_time(upload["uploaded_at"], _timezones().get(upload["city_kode"])),
-        messages=get_flashed_messages(), formats=FORMATS)
+        formats=FORMATS)
 
 
 @bp.get("/unggah/<int:upload_id>/ditolak.csv")

@@ -186,7 +186,10 @@ def test_lurah_of_a_is_refused_kelurahan_b(app):
     login(client, "lurah.a")
     assert client.get(f"/test/kelurahan/{KEL_A}").json == {"kode": KEL_A, "role": "lurah"}
     refused = client.get(f"/test/kelurahan/{KEL_B}")
-    assert refused.status_code == 403 and KEL_B in refused.json["error"]
+    assert refused.status_code == 403 and KEL_B in refused.get_data(as_text=True)
+    assert "Akses ditolak" in refused.get_data(as_text=True)  # an HTML page for a browser
+    as_json = client.get(f"/test/kelurahan/{KEL_B}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 403 and KEL_B in as_json.json["error"]
 
 
 def test_camat_sees_the_kelurahan_of_the_kecamatan(app):

@@ -55,7 +55,8 @@ def test_kelurahan_page_shows_its_blank_spot(client):
 def test_unknown_kelurahan_is_404(client):
     response = client.get("/kelurahan/99.01.01.9999")
     assert response.status_code == 404
-    assert "99.01.01.9999" in response.get_json()["error"]
+    html = response.get_data(as_text=True)
+    assert "99.01.01.9999" in html and "Tidak ditemukan" in html and response.mimetype == "text/html"
 
 
 def test_anonymous_is_sent_to_login(app):
