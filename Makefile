@@ -51,8 +51,9 @@ test: $(VENV)/.dev system-deps webmap/static/vendor/.stamp $(CATALOG).mo
 demo-data: $(VENV)/.runtime
 	$(BIN)/python scripts/make_demo_city.py
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/python scripts/bench_web.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,8 +1,9 @@
-"""Copy the browser assets of the maps from npm into ``webmap/static/vendor`` (no CDN at run time).
+"""Copy the browser assets of maps and charts from npm into ``webmap/static/vendor`` (no CDN).
 
 City intranets often have no internet, so every script, style sheet, image and font a map page
-loads is served by the app itself.  The versions are pinned in ``webmap/assets/package.json``
-(those folium references) and locked in ``webmap/assets/package-lock.json``.  This script:
+or chart loads is served by the app itself.  The versions are pinned in
+``webmap/assets/package.json`` (those folium references, and Chart.js for the trend charts) and
+locked in ``webmap/assets/package-lock.json``.  This script:
 
 1. runs ``npm ci --no-audit --no-fund --ignore-scripts`` on a copy of those two files in
    ``build/vendor-npm`` (outside ``webmap/``, so ``node_modules`` never lands in the package);
@@ -53,6 +54,8 @@ COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "leaflet.markercluster": ("leaflet.markercluster", [
         ("dist/leaflet.markercluster.js", ""), ("dist/MarkerCluster.css", ""),
         ("dist/MarkerCluster.Default.css", ""), ("MIT-LICENCE.txt", "")]),
+    # Trend charts (dashboard and kelurahan page); only pages that draw a chart load it.
+    "chartjs": ("chart.js", [("dist/chart.umd.min.js", ""), ("LICENSE.md", "")]),
 }
 
 _AWESOME_MARKERS_LICENSE = """\

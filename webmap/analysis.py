@@ -6,7 +6,8 @@ every figure is computed by ``geo.coverage``, ``geo.surface`` and ``geo.populati
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,8 @@ def _plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
+    if value is pd.NA or value is pd.NaT:
+        return None
     return value
 
 
@@ -200,15 +203,28 @@ def target_progress(engine: Engine, city_kode: str | None, *, as_of: datetime | 
                     thresholds: SignalThresholds | None = None) -> list[dict[str, Any]]:
     """Progress towards each target of a city as of a date (default: now)."""
     data = load_city_data(engine, city_kode)
+
+    def stats_as_of(moment: datetime | None) -> pd.DataFrame:
+        return coverage_tables(data, as_of=moment, thresholds=thresholds)[1]
+
+    return _targets_progress(list_targets(engine, data.city["kode"]), stats_as_of, as_of=as_of,
+                             days_from=as_of)
+
+
+def _targets_progress(targets: list[dict[str, Any]],
+                      stats_as_of: Callable[[datetime | None], pd.DataFrame], *,
+                      as_of: datetime | None, days_from: datetime | None
+                      ) -> list[dict[str, Any]]:
+    """Progress per target from kelurahan statistics at its baseline and at ``as_of``."""
+    now = stats_as_of(as_of) if targets else None
     results = []
-    for target in list_targets(engine, data.city["kode"]):
+    for target in targets:
         baseline = parse_date(target["baseline_date"]) if target["baseline_date"] else None
-        _, at_baseline = coverage_tables(data, as_of=baseline, thresholds=thresholds)
-        _, now = coverage_tables(data, as_of=as_of, thresholds=thresholds)
         spec = {"kind": target["kind"], "deadline": target["deadline"].isoformat(),
                 "baseline_date": target["baseline_date"].isoformat()
                 if target["baseline_date"] else None, "name": target["name"]}
-        progress = coverage.target_progress(at_baseline, now, target=spec, as_of=as_of)
+        progress = coverage.target_progress(stats_as_of(baseline), now, target=spec,
+                                            as_of=days_from)
         results.append({"target_id": target["id"], **spec, **_jsonable(progress)})
     return results
 
@@ -293,29 +309,73 @@ class CityOverview:
     blank_spots: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     sample: pd.DataFrame
-    rendered: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: What the pages drew from it (rendered maps, the surface PNG), keyed by what they show.
+    rendered: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    #: The filter it was computed with: ``operator``, ``as_of``, ``thresholds``.
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Monthly trend per kelurahan and city, computed on first use (:func:`overview_trend`).
+    trend: pd.DataFrame | None = None
+    #: Kelurahan statistics (operator "any") per as-of date, for :func:`overview_progress`.
+    target_stats: dict[datetime | None, pd.DataFrame] = field(default_factory=dict)
+    #: Operators measured in the city up to the as-of date, whatever the filter (for choosers).
+    operators: tuple[str, ...] = ()
+    #: The estimated signal surface (``None`` without measurements).
+    signal_surface: surface.SurfaceResult | None = None
 
 
 def city_overview(engine: Engine, city_kode: str | None, *, operator: str | None = None,
-                  as_of: datetime | None = None,
+                  as_of: datetime | None = None, technology: str | None = None,
                   thresholds: SignalThresholds | None = None) -> CityOverview:
-    """Cells, kelurahan statistics (with polygons), blank spots, facilities and a point sample."""
+    """Cells, kelurahan statistics (with polygons), blank spots, facilities and a point sample.
+
+    ``technology`` ("2G" ... "5G") keeps that technology's measurements and every no-service
+    one, the rule of :func:`geo.surface.interpolate_signal`: a phone that found no network is
+    evidence of no coverage on any technology.  ``overview.data`` then holds only those rows,
+    so figures derived from it later (trend, targets) answer for the same technology.  The
+    point sample also follows the operator filter.
+    """
     data = load_city_data(engine, city_kode, as_of=as_of)
+    operators = tuple(sorted(set(data.measurements["operator"]) - {""}))
+    if technology is not None:
+        known = (thresholds or SignalThresholds.from_settings()).classes_dbm
+        if technology not in known:
+            raise InputFileError(f"Unknown technology '{technology}': use one of "
+                                 f"{', '.join(sorted(known))}.")
+        rows = data.measurements
+        keep = (rows["technology"] == technology) | rows["no_service"].astype(bool)
+        data = replace(data, measurements=rows[keep.to_numpy()].reset_index(drop=True))
     cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
     stats_gdf = gpd.GeoDataFrame(stats.merge(data.kelurahan[["kode", "geometry"]], on="kode"),
                                  geometry="geometry", crs="EPSG:4326")
+    result = None
     if len(data.measurements):
         result = surface.interpolate_signal(data.measurements, data.kelurahan, operator=operator,
-                                            as_of=as_of, thresholds=thresholds)
+                                            technology=technology, as_of=as_of,
+                                            thresholds=thresholds)
         blank = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
                                             population_raster=data.population)
     else:
         blank = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     with engine.connect() as conn:
         facilities = store.load_facilities(conn, data.city["kode"])
-    size = min(MAP_MEASUREMENT_SAMPLE, len(data.measurements))
-    sample = data.measurements.sample(n=size, random_state=0) if size else data.measurements
-    return CityOverview(data, cells, stats_gdf, blank, facilities, sample)
+    shown = data.measurements
+    if operator:
+        shown = shown[shown["operator"] == operator]
+    size = min(MAP_MEASUREMENT_SAMPLE, len(shown))
+    sample = shown.sample(n=size, random_state=0) if size else shown
+    return CityOverview(data, cells, stats_gdf, blank, facilities, sample,
+                        options={"operator": operator, "as_of": as_of, "thresholds": thresholds,
+                                 "technology": technology},
+                        operators=operators, signal_surface=result)
+
+
+def blank_spot_records(blank_spots: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Blank-spot polygons as rows for a page, with ``last_measured_at`` (aware UTC datetime)."""
+    table = pd.DataFrame(blank_spots.drop(columns="geometry", errors="ignore"))
+    if "last_measured" in table.columns:
+        table["last_measured_at"] = pd.to_datetime(table["last_measured"].astype("Int64"),
+                                                   unit="s", utc=True)
+    return records(table)
 
 
 def kelurahan_overview(overview: CityOverview, kode: str) -> dict[str, Any]:
@@ -331,3 +391,49 @@ def kelurahan_overview(overview: CityOverview, kode: str) -> dict[str, Any]:
     return {"row": rows, "stats": records(rows)[0], "blank_spots": blank,
             "facilities": facilities,
             "cells": overview.cells[overview.cells["kelurahan_kode"] == kode]}
+
+
+def overview_trend(overview: CityOverview) -> pd.DataFrame:
+    """The overview's monthly time series (kelurahan rows and the city row "ALL"), memoised."""
+    if overview.trend is None:
+        overview.trend = city_time_series(overview.data, freq="M",
+                                          operator=overview.options.get("operator"),
+                                          thresholds=overview.options.get("thresholds"))
+    return overview.trend
+
+
+#: Columns of a trend shown in the charts and their tables.
+TREND_COLUMNS = ("period", "period_end", "blank_cells", "blank_area_km2", "resolved_cells",
+                 "newly_blank_cells", "measured_area_pct", "population_blank")
+
+
+def trend_records(trend: pd.DataFrame, kode: str) -> list[dict[str, Any]]:
+    """The trend of one kelurahan (or of the city: ``kode`` "ALL") as JSON-ready rows."""
+    rows = trend[trend["kode"] == kode]
+    return records(rows[[c for c in TREND_COLUMNS if c in rows.columns]])
+
+
+def overview_progress(overview: CityOverview, targets: list[dict[str, Any]], *,
+                      now: datetime | None = None) -> list[dict[str, Any]]:
+    """Progress towards ``targets`` (:func:`list_targets`) from the overview's data, memoised.
+
+    The same figures as :func:`target_progress` (operator "any") at the overview's as-of date;
+    ``days_left`` counts from that date, else from ``now`` (default: the current time).  A
+    baseline later than the as-of date sees only the measurements up to the as-of date.
+    """
+    as_of = overview.options.get("as_of")
+    return _targets_progress(targets, lambda moment: _overview_stats(overview, moment),
+                             as_of=as_of, days_from=as_of or now or datetime.now(UTC))
+
+
+def _overview_stats(overview: CityOverview, moment: datetime | None) -> pd.DataFrame:
+    """Kelurahan statistics (operator "any") as of ``moment``, computed once per overview."""
+    if moment not in overview.target_stats:
+        options = overview.options
+        if moment == options.get("as_of") and not options.get("operator"):
+            stats = overview.stats  # the overview's own statistics are exactly these
+        else:
+            stats = coverage_tables(overview.data, as_of=moment,
+                                    thresholds=options.get("thresholds"))[1]
+        overview.target_stats[moment] = stats
+    return overview.target_stats[moment]

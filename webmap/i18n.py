@@ -16,6 +16,7 @@ from datetime import date as date_type, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, redirect, request
+from jinja2 import Undefined
 from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale
 
 from webmap.auth import safe_next
@@ -65,7 +66,7 @@ def switch_language(kode: str):
 
 def number(value: Any, decimals: int = 0, *, empty: str = "-") -> str:
     """A number in the locale's format with a fixed number of decimals; ``-`` for none/NaN."""
-    if value is None or value != value:  # noqa: PLR0124 (NaN check)
+    if value is None or isinstance(value, Undefined) or value != value:  # noqa: PLR0124
         return empty
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     return format_decimal(value, format=pattern)
@@ -73,7 +74,7 @@ def number(value: Any, decimals: int = 0, *, empty: str = "-") -> str:
 
 def date(value: date_type | datetime | str | None, style: str = "medium") -> str:
     """A date in the locale's format ("23 Nov 2026")."""
-    if value is None or value == "":
+    if value is None or isinstance(value, Undefined) or value == "":
         return "-"
     if isinstance(value, str):
         value = date_type.fromisoformat(value[:10])
@@ -82,7 +83,7 @@ def date(value: date_type | datetime | str | None, style: str = "medium") -> str
 
 def datetime_(value: datetime | str | None, style: str = "medium") -> str:
     """A moment in the locale's format, in WIB (the app's time zone)."""
-    if value is None or value == "":
+    if value is None or isinstance(value, Undefined) or value == "":
         return "-"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

@@ -367,7 +367,7 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
     frame = batch.frame
     codes = build_kelurahan_index(kelurahan).assign(np.asarray(frame.geometry.x),
                                                     np.asarray(frame.geometry.y))
-    rows = _facility_rows(frame, codes, city["kode"])
+    rows = facility_rows(frame, codes, city["kode"])
     report = _base_report(batch, archived, city)
     report["notes"] = [n.as_dict() for n in batch.notes]
     report["outside_kelurahan"] = int(pd.isna(codes).sum())
@@ -383,7 +383,13 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
     return report
 
 
-def _facility_rows(frame: gpd.GeoDataFrame, codes: np.ndarray, city_kode: str) -> pd.DataFrame:
+def facility_rows(frame: gpd.GeoDataFrame, codes: np.ndarray, city_kode: str) -> pd.DataFrame:
+    """Return the ``facility`` table rows of a facility frame (as read by ``read_facilities``).
+
+    ``codes`` is each point's kelurahan code (or ``None``), ``city_kode`` the city they belong
+    to.  ``dedup_key`` is the external id when there is one, else type|name|lon|lat (rounded to
+    5 decimals); ``upload_id`` is left for the caller to set.
+    """
     rows = pd.DataFrame({
         "city_kode": city_kode, "type": frame["type"], "nama": frame["nama"],
         "status": frame["status"], "operator": frame["operator"],

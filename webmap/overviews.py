@@ -1,50 +1,97 @@
 """The analysed state of a city, cached per data version and filter, for pages and the API.
 
 A warm request does no analysis: the key includes the boundary version, the newest upload and
-the facility count, so any new data gives a new key.
+the facility count, so any new data gives a new key.  What pages draw from an overview (rendered
+maps, the surface PNG) is kept in ``overview.rendered`` and goes with it.
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app, request
 
 from geo.settings import thresholds_from_config
-from webmap import analysis
+from webmap import analysis, maps
 from webmap.db import get_engine
 from webmap.permissions import ForbiddenError, current_scope
 from webmap.store import data_version, get_city
 
 _CACHE_KEY = "petakota.overviews"
 _CACHE_SIZE = 16
+#: Values of ``?technology=`` meaning "every technology".
+_ALL = ("", "semua", "all")
 
 
-def cached_overview(city_kode: str | None, operator: str | None, as_of: str | None
-                    ) -> analysis.CityOverview:
+def cached_overview(city_kode: str | None, operator: str | None, as_of: str | None, *,
+                    technology: str | None = None) -> analysis.CityOverview:
     """The city's overview for a filter, computed once per data version."""
     engine = get_engine()
     with engine.connect() as conn:
         city = get_city(conn, city_kode)
         version = data_version(conn, city["kode"])
-    key = (city["kode"], version, operator or "", as_of or "")
+    key = (city["kode"], version, operator or "", as_of or "", technology or "")
     cache: OrderedDict = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())
-    if key not in cache:
-        thresholds = thresholds_from_config(current_app.config.get("SIGNAL_THRESHOLDS"))
-        cache[key] = analysis.city_overview(engine, city["kode"], operator=operator,
-                                            as_of=analysis.parse_date(as_of),
-                                            thresholds=thresholds)
-        while len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-    cache.move_to_end(key)
-    return cache[key]
+    overview = cache.get(key)
+    if overview is None:
+        # One thread computes, concurrent requests for the same key wait for its result
+        # instead of repeating a many-second analysis side by side.
+        with _computing(key):
+            overview = cache.get(key)
+            if overview is None:
+                thresholds = thresholds_from_config(current_app.config.get("SIGNAL_THRESHOLDS"))
+                overview = analysis.city_overview(
+                    engine, city["kode"], operator=operator, as_of=analysis.parse_date(as_of),
+                    technology=technology, thresholds=thresholds)
+                with _CACHE_LOCK:
+                    cache[key] = overview
+                    while len(cache) > _CACHE_SIZE:
+                        cache.popitem(last=False)
+    with _CACHE_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+    return overview
+
+
+_CACHE_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+
+
+@contextmanager
+def _computing(key: tuple) -> Iterator[None]:
+    """Hold the lock of one cache key (created on first use, dropped when nobody waits)."""
+    with _CACHE_LOCK:
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        yield
+    with _CACHE_LOCK:
+        if not lock.locked():
+            _KEY_LOCKS.pop(key, None)
+
+
+def cached_surface_image(overview: analysis.CityOverview) -> maps.SurfaceImage | None:
+    """The overview's signal surface as a PNG with its bounds, rendered once; ``None`` without."""
+    if overview.signal_surface is None:
+        return None
+    if ("surface.png",) not in overview.rendered:
+        overview.rendered[("surface.png",)] = maps.surface_image(overview.signal_surface)
+    return overview.rendered[("surface.png",)]
 
 
 def request_filters() -> dict[str, str | None]:
-    """City, operator and as-of date of the request; a user only ever sees their own city."""
+    """City, operator, technology and as-of date of the request.
+
+    A user only ever sees their own city.  The technology is upper-cased ("4g" is "4G");
+    "semua"/"all" mean every technology (``None``), like an empty value.
+    """
     scope = current_scope()
     city = request.args.get("city") or None
     if scope and scope.city_kode and city and city != scope.city_kode:
         raise ForbiddenError(f"Your account belongs to city {scope.city_kode}, not {city}.")
+    technology = (request.args.get("technology") or "").strip().upper()
     return {"city": city or (scope.city_kode if scope else None),
             "operator": request.args.get("operator") or None,
+            "technology": None if technology.lower() in _ALL else technology,
             "as_of": request.args.get("as_of") or None}

@@ -29,6 +29,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 
 
+#: Username, role and area of the users of the live app (one per role).
+USERS = [("admin", "admin", {}), ("rina", "perencana", {}), ("budi", "tim_lapangan", {}),
+         ("lurah.a", "lurah", {"kelurahan_kode": "99.01.01.1001"}),
+         ("camat", "camat", {"kecamatan_kode": "99.01.01"})]
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
@@ -61,8 +67,7 @@ def live_app(tmp_path):
     csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
     assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
     engine = get_engine(app)
-    for name, role, area in [("rina", "perencana", {}),
-                             ("lurah.a", "lurah", {"kelurahan_kode": "99.01.01.1001"})]:
+    for name, role, area in USERS:
         accounts.create_user(engine, username=name, password="rahasia-kota-123", role=role,
                              **area)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -291,3 +291,155 @@ def test_missing_crs_is_refused(demo):
                              geometry=[shapely.box(0, 0, 1, 1)] * len(demo["stats"]))
     with pytest.raises(ValueError, match="CRS"):
         maps.city_map(frame)
+
+
+# --- surface overlay ---------------------------------------------------------------------------
+
+def _surface_result():
+    """A 3 x 2 block surface (30 x 20 cells of 100 m) in UTM 47N, one signal class per block."""
+    import pyproj
+    from rasterio.transform import Affine
+
+    from geo.settings import SIGNAL_CLASSES_DBM
+    from geo.surface import EvidenceSelection, SurfaceResult
+
+    blocks = np.array([[-70.0, -85.0], [-95.0, -110.0], [-130.0, np.nan]], dtype=np.float32)
+    values = np.repeat(np.repeat(blocks, 10, axis=0), 10, axis=1)
+    selection = EvidenceSelection(operator=None, technology=None, as_of=None, aggregation_m=50.0,
+                                  evidence_window_days=90.0, min_samples=3, max_accuracy_m=50.0,
+                                  classes_dbm=dict(SIGNAL_CLASSES_DBM))
+    return SurfaceResult(values=values, transform=Affine(100.0, 0.0, 500_000.0, 0.0, -100.0,
+                                                         200_000.0),
+                         crs=pyproj.CRS("EPSG:32647"), resolution_m=100.0, method="idw",
+                         samples=60, points=6, max_distance_m=500.0, selection=selection)
+
+
+def _decoded(png: bytes) -> np.ndarray:
+    """RGBA pixels (rows, cols, 4) of a PNG."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a bare PNG has no georeference
+        with MemoryFile(png) as memory, memory.open() as image:
+            return np.moveaxis(image.read(), 0, -1)
+
+
+def test_surface_image_is_a_png_with_one_colour_per_class():
+    image = maps.surface_image(_surface_result())
+    assert isinstance(image.image, bytes) and image.image.startswith(b"\x89PNG\r\n\x1a\n")
+    pixels = _decoded(image.image)
+    opaque = {"#{:02x}{:02x}{:02x}".format(*p[:3]) for p in pixels.reshape(-1, 4) if p[3] == 255}
+    expected = {maps.SIGNAL_CLASS_STYLES[name][0]
+                for name in ("very_good", "good", "fair", "weak", "no_coverage")}
+    assert opaque == expected
+    assert (pixels[..., 3] == 0).any()  # the NaN block (and the reprojection margin) is clear
+    assert set(np.unique(pixels[..., 3])) <= {0, 255}
+
+
+def test_surface_image_bounds_cover_the_grid():
+    import pyproj
+
+    (south, west), (north, east) = maps.surface_image(_surface_result()).bounds
+    to_degrees = pyproj.Transformer.from_crs("EPSG:32647", "EPSG:4326", always_xy=True)
+    lon, lat = to_degrees.transform([500_000, 502_000], [197_000, 200_000])
+    assert west <= lon[0] + 1e-3 and east >= lon[1] - 1e-3
+    assert south <= lat[0] + 1e-3 and north >= lat[1] - 1e-3
+    assert np.allclose([west, south, east, north], [lon[0], lat[0], lon[1], lat[1]], atol=2e-3)
+
+
+def test_surface_layer_from_a_url_starts_hidden_with_a_legend(demo):
+    bounds = ((1.3, 101.2), (1.8, 101.7))
+    m = maps.city_map(demo["stats"], surface_png=maps.SurfaceImage(
+        "/peta/surface.png?city=99.71&technology=4G", bounds))
+    script = maps.map_components(m)["script"]
+    overlay = re.search(r"var (image_overlay_\w+) = L\.imageOverlay\(\s*\"([^\"]+)\"", script)
+    assert overlay.group(2) == _js("/peta/surface.png?city=99.71&technology=4G")
+    assert f"{overlay.group(1)}.addTo(" not in script  # in the layer control, not shown
+    assert json.dumps("Perkiraan kuat sinyal") in script
+    assert "Belum diukur (tanpa warna)" in script
+
+
+# --- language ----------------------------------------------------------------------------------
+
+def test_translate_is_applied_to_every_label(demo):
+    m = maps.city_map(demo["stats"], cells=demo["cells"], blank_spots=demo["blank_spots"],
+                      facilities=demo["facilities"],
+                      measurements_sample=demo["measurements"].sample(50, random_state=1),
+                      surface_png=maps.SurfaceImage(TINY_PNG, ((1.3, 101.2), (1.8, 101.7))),
+                      translate=str.upper)
+    script = maps.map_components(m)["script"]
+    for text in ("LEGENDA", "TANPA LATAR", "SEL H3 (STATUS SINYAL)", "BLANK SPOT (PERKIRAAN)",
+                 "TITIK PENGUKURAN (SAMPEL)", "PERKIRAAN KUAT SINYAL", "FASILITAS: SEKOLAH",
+                 "KELURAHAN: LUAS TERCAKUP SINYAL", "TIDAK ADA DATA", "JUMLAH PENGUKURAN",
+                 "LUAS (KM²)", "SANGAT BAIK", "PETA DASAR"):
+        assert text in script or _js(text) in script, text
+    for text in ("Legenda", "Tanpa latar", "Sel H3 (status sinyal)", "Tidak ada data",
+                 "Jumlah pengukuran", "Sangat baik"):
+        assert text not in script and _js(text) not in script, text
+
+
+def test_english_numbers(demo):
+    m = maps.city_map(demo["stats"], blank_spots=demo["blank_spots"], decimal_comma=False)
+    script = maps.map_components(m)["script"]
+    assert '"1.25"' in script and '"1,234"' in script  # the blank spot's area and population
+    assert '"1,25"' not in script and '"1.234"' not in script
+
+
+@pytest.mark.parametrize(("value", "decimals", "text"), [
+    (1234.5, 1, "1,234.5"), (1234567, 0, "1,234,567"), (-0.25, 2, "-0.25"), (None, 0, "-")])
+def test_format_number_in_english(value, decimals, text):
+    assert maps.format_number(value, decimals, decimal_comma=False) == text
+
+
+def test_kelurahan_statuses_are_those_of_the_analysis():
+    from geo.coverage import FREE, HAS_BLANK, NOT_ENOUGH_DATA
+
+    assert set(maps.KELURAHAN_STATUSES) == {FREE, HAS_BLANK, NOT_ENOUGH_DATA}
+
+
+def test_map_name_is_the_leaflet_variable(city_components):
+    assert f"var {city_components['name']} = L.map(" in city_components["script"]
+
+
+# --- cells at city zoom and per operator -------------------------------------------------------
+
+def _cell_layer(script: str) -> dict:
+    """The GeoJSON of the cell layer (its features carry a ``sampel`` and a ``status``)."""
+    collections = [json.loads(m.group(1)) for m in
+                   re.finditer(r"geo_json_\w+_add\((\{\"features\".*?\})\);\n", script, re.S)]
+    return next(c for c in collections if c["features"]
+                and {"sampel", "status"} <= set(c["features"][0]["properties"]))
+
+
+def test_city_map_merges_cells_per_kelurahan_and_status(demo):
+    cells = demo["cells"]
+    script = maps.map_components(maps.city_map(demo["stats"], cells=cells))["script"]
+    features = _cell_layer(script)["features"]
+    any_rows = cells[cells["operator"] == "any"]
+    groups = any_rows.groupby(["kelurahan_kode", "status"]).size()
+    assert len(features) == len(groups)
+    counts = sorted(int(f["properties"]["sel"].replace(".", "")) for f in features)
+    assert counts == sorted(groups.tolist())
+
+
+def test_kelurahan_map_keeps_single_cells(demo):
+    row = demo["stats"].iloc[[0]]
+    cells = demo["cells"]
+    m = maps.kelurahan_map(row, cells=cells, blank_spots=None, facilities=None)
+    features = _cell_layer(maps.map_components(m)["script"])["features"]
+    own = cells[(cells["operator"] == "any") & (cells["kelurahan_kode"] == row["kode"].iloc[0])]
+    measured = (own["status"] != "unmeasured").sum()
+    assert len(features) == measured + int((own["status"] == "unmeasured").any())
+
+
+def test_cells_of_one_operator_are_drawn_with_its_name(demo):
+    cells = demo["cells"]
+    operator = sorted(set(cells["operator"]) - {"any"})[0]
+    script = maps.map_components(maps.city_map(
+        demo["stats"], cells=cells[cells["operator"] == operator]))["script"]
+    assert f"Sel H3 ({operator})" in script
+    with pytest.raises(ValueError, match="several operators"):
+        maps.city_map(demo["stats"], cells=cells[cells["operator"] != "any"])

@@ -1,0 +1,47 @@
+"""Reading measurements must not drop the process's SQLite file locks (data-integrity bug).
+
+ADBC's SQLite driver links its own copy of SQLite.  Opening and closing the database file through
+it dropped the POSIX locks the app's ``sqlite3`` connections held, so another process's WAL
+checkpoint overwrote pages a live reader still needed (found by ``scripts/bench_web.py``).
+"""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+
+def test_load_measurements_keeps_readers_snapshot_safe(tmp_path):
+    from webmap import store
+    from webmap.database import create_db_engine, sqlite_url, upgrade_database
+
+    path = tmp_path / "lock.db"
+    engine = create_db_engine(sqlite_url(path))
+    upgrade_database(engine)
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("pragma journal_mode=WAL")
+    setup.execute("create table t(id integer primary key, v text)")
+    setup.execute("with recursive s(i) as (select 1 union all select i + 1 from s where i < 5000)"
+                  " insert into t(v) select hex(randomblob(100)) from s")
+    setup.close()
+
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("begin")
+    before = reader.execute("select count(*), sum(length(v)) from t").fetchone()
+
+    store.load_measurements(engine, "99.01")  # the read under test (no rows: it's the file I/O)
+
+    writer = subprocess.run([sys.executable, "-c", f"""
+import sqlite3
+c = sqlite3.connect({str(path)!r}, isolation_level=None, timeout=1)
+c.execute("update t set v = hex(randomblob(100))")
+c.execute("delete from t where id % 2 = 0")
+print(*c.execute("pragma wal_checkpoint(TRUNCATE)").fetchone())
+"""], capture_output=True, text=True, check=True)
+    busy = int(writer.stdout.split()[0])
+    # The checkpoint must wait for our reader (busy) and the reader keeps its snapshot.
+    assert busy == 1, "a checkpoint ran over a live reader: its file locks were dropped"
+    assert reader.execute("select count(*), sum(length(v)) from t").fetchone() == before
+    assert reader.execute("pragma quick_check").fetchone() == ("ok",)
+    reader.close()
+    engine.dispose()
