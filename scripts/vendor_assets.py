@@ -44,8 +44,6 @@ COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "leaflet": ("leaflet", [("dist/leaflet.js", ""), ("dist/leaflet.css", ""),
                             ("dist/images/*.png", "images"), ("LICENSE", "")]),
     "jquery": ("jquery", [("dist/jquery.min.js", ""), ("LICENSE.txt", "")]),
-    "bootstrap": ("bootstrap", [("dist/css/bootstrap.min.css", "css"),
-                                ("dist/js/bootstrap.bundle.min.js", "js"), ("LICENSE", "")]),
     "fontawesome-free": ("@fortawesome/fontawesome-free", [
         ("css/all.min.css", "css"), ("webfonts/*", "webfonts"), ("LICENSE.txt", "")]),
     "leaflet.awesome-markers": ("drmonty-leaflet-awesome-markers", [

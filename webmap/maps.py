@@ -81,10 +81,8 @@ DEFAULT_TILE_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyr
 VENDOR_ASSETS: dict[str, str] = {
     "leaflet": "vendor/leaflet/leaflet.js",
     "jquery": "vendor/jquery/jquery.min.js",
-    "bootstrap": "vendor/bootstrap/js/bootstrap.bundle.min.js",
     "awesome_markers": "vendor/leaflet.awesome-markers/leaflet.awesome-markers.js",
     "leaflet_css": "vendor/leaflet/leaflet.css",
-    "bootstrap_css": "vendor/bootstrap/css/bootstrap.min.css",
     "awesome_markers_font_css": "vendor/fontawesome-free/css/all.min.css",
     "awesome_markers_css": "vendor/leaflet.awesome-markers/leaflet.awesome-markers.css",
     "awesome_rotate_css": "vendor/folium/leaflet.awesome.rotate.css",
@@ -92,8 +90,10 @@ VENDOR_ASSETS: dict[str, str] = {
     "markerclustercss": "vendor/leaflet.markercluster/MarkerCluster.css",
     "markerclusterdefaultcss": "vendor/leaflet.markercluster/MarkerCluster.Default.css",
 }
-#: Folium assets deliberately not loaded: Bootstrap 3 glyphicons (our icons are Font Awesome).
-OMITTED_ASSETS = frozenset({"glyphicons_css"})
+#: Folium assets deliberately not loaded: Bootstrap 3 glyphicons (our icons are Font Awesome) and
+#: Bootstrap itself (no map feature used here needs it; the page has its own style sheet), which
+#: keeps a kelurahan page's first visit under 500 KB.
+OMITTED_ASSETS = frozenset({"glyphicons_css", "bootstrap", "bootstrap_css"})
 
 #: Round coordinates to this many decimals (about 1 m, well below GPS accuracy and the 100 m
 #: surface) and simplify kelurahan by this much (degrees, about 10 m) for display.

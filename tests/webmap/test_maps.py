@@ -135,7 +135,7 @@ def test_vendored_files_have_licences(vendored):
 
 def test_package_json_pins_the_versions_folium_references():
     pins = json.loads(PACKAGE_JSON.read_text())["dependencies"]
-    packages = {"leaflet": "leaflet", "jquery": "jquery", "bootstrap": "bootstrap",
+    packages = {"leaflet": "leaflet", "jquery": "jquery",
                 "awesome_markers": "drmonty-leaflet-awesome-markers",
                 "awesome_markers_font_css": "@fortawesome/fontawesome-free",
                 "markerclusterjs": "leaflet.markercluster"}
