@@ -38,6 +38,7 @@ from webmap.models import (
     OoklaTile,
     Upload,
 )
+from webmap.sqlite_reader import read_arrow
 
 MEASUREMENT_COLUMNS = [
     "upload_id", "city_kode", "row_hash", "measured_at", "latitude", "longitude", "operator",
@@ -402,36 +403,8 @@ def load_measurements(engine: Engine, city_kode: str, *, until: int | None = Non
 
 
 def _read_sqlite(engine: Engine, sql: str) -> pa.Table:
-    """Read through the app's own ``sqlite3`` connection, in blocks, column-wise.
-
-    Not through ADBC: its driver links its own copy of the SQLite library, and two SQLite
-    libraries in one process break each other's POSIX file locks (closing one library's file
-    descriptor drops the other's locks), which let a checkpoint overwrite pages a live reader
-    still needed.  ADBC stays for writing the private staging file of an ingest only.
-    """
-    columns: list[list] = [[] for _ in ANALYSIS_COLUMNS]
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute(sql)
-        while block := cursor.fetchmany(_READ_BLOCK_ROWS):
-            for target, values in zip(columns, zip(*block, strict=True), strict=True):
-                target.extend(values)
-        cursor.close()
-    finally:
-        raw.close()
-    return pa.table({name: pa.array(values, type=_SQLITE_READ_TYPES.get(name))
-                     for name, values in zip(ANALYSIS_COLUMNS, columns, strict=True)})
-
-
-_READ_BLOCK_ROWS = 100_000
-_SQLITE_READ_TYPES = {"measured_at": pa.int64(), "h3_cell": pa.int64(), "upload_id": pa.int64(),
-                      "latitude": pa.float64(), "longitude": pa.float64(),
-                      "signal_dbm": pa.float64(), "download_mbps": pa.float64(),
-                      "upload_mbps": pa.float64(), "latency_ms": pa.float64(),
-                      "accuracy_m": pa.float64(), "no_service": pa.int8(),
-                      "operator": pa.string(), "technology": pa.string(),
-                      "device_id": pa.string(), "kelurahan_kode": pa.string()}
+    """Through ADBC in a child process (see :mod:`webmap.sqlite_reader` for why not in ours)."""
+    return read_arrow(str(engine.url.database), sql)
 
 
 def _read_postgres(engine: Engine, sql: str) -> pa.Table:

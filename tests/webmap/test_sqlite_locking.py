@@ -2,7 +2,8 @@
 
 ADBC's SQLite driver links its own copy of SQLite.  Opening and closing the database file through
 it dropped the POSIX locks the app's ``sqlite3`` connections held, so another process's WAL
-checkpoint overwrote pages a live reader still needed (found by ``scripts/bench_web.py``).
+checkpoint overwrote pages a live reader still needed (found by ``scripts/bench_web.py``).  The
+bulk read now runs ADBC in a child process (:mod:`webmap.sqlite_reader`).
 """
 from __future__ import annotations
 
@@ -45,3 +46,20 @@ print(*c.execute("pragma wal_checkpoint(TRUNCATE)").fetchone())
     assert reader.execute("pragma quick_check").fetchone() == ("ok",)
     reader.close()
     engine.dispose()
+
+
+def test_child_reader_returns_arrow_and_reports_failures(tmp_path):
+    import pytest
+
+    from webmap.sqlite_reader import SQLiteReadError, read_arrow
+
+    path = tmp_path / "r.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table t(a integer, b text)")
+    conn.executemany("insert into t values (?, ?)", [(1, "x"), (2, None)])
+    conn.commit()
+    conn.close()
+    table = read_arrow(str(path), "select a, b from t order by a")
+    assert table.to_pydict() == {"a": [1, 2], "b": ["x", None]}
+    with pytest.raises(SQLiteReadError, match="no such table"):
+        read_arrow(str(path), "select * from missing")
