@@ -19,7 +19,7 @@ from geo.errors import InputFileError
 from webmap import analysis
 from webmap.db import get_engine
 from webmap.models import Upload
-from webmap.overviews import cached_overview, request_filters
+from webmap.overviews import request_filters, request_overview
 from webmap.permissions import (
     ForbiddenError,
     can_view_kelurahan,
@@ -70,8 +70,7 @@ def _visible(stats: pd.DataFrame) -> pd.DataFrame:
 @require_role(*ALL_ROLES)
 def kelurahan_list():
     """Kelurahan with their coverage figures (only the caller's area for lurah/camat)."""
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    _, overview = request_overview()
     rows = analysis.records(_visible(overview.stats))
     return jsonify({"city": overview.data.city["kode"],
                     "boundary_version": overview.data.boundary_version, **_paginated(rows)})
@@ -82,8 +81,7 @@ def kelurahan_list():
 def kelurahan_detail(kode: str):
     """One kelurahan: figures, blank spots (points with evidence) and facilities."""
     require_kelurahan_access(kode)
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    _, overview = request_overview()
     detail = analysis.kelurahan_overview(overview, kode)
     return jsonify({"kelurahan": detail["stats"],
                     "boundary_version": overview.data.boundary_version,
@@ -96,8 +94,7 @@ def kelurahan_detail(kode: str):
 def kelurahan_blank_spots(kode: str):
     """Blank-spot polygons of one kelurahan as GeoJSON."""
     require_kelurahan_access(kode)
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    _, overview = request_overview()
     return _geojson(analysis.kelurahan_overview(overview, kode)["blank_spots"])
 
 
@@ -106,14 +103,13 @@ def kelurahan_blank_spots(kode: str):
 def cells():
     """H3 cells with statistics and status, paginated; ``kelurahan`` filters (and is required
     for lurah and camat)."""
-    filters = request_filters()
     kode = request.args.get("kelurahan")
     scope = current_scope()
     if scope and scope.role in ("lurah", "camat") and not kode:
         raise ForbiddenError("Give ?kelurahan=KODE: your account sees only its own area.")
     if kode:
         require_kelurahan_access(kode)
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    _, overview = request_overview()
     table = overview.cells if not kode else overview.cells[overview.cells["kelurahan_kode"] == kode]
     return jsonify(_paginated(analysis.records(table)))
 
@@ -122,8 +118,7 @@ def cells():
 @require_role(*ALL_ROLES)
 def facilities():
     """Facilities as GeoJSON (``type`` and ``kelurahan`` filter; lurah/camat: own area only)."""
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    _, overview = request_overview()
     table = overview.facilities
     if request.args.get("type"):
         table = table[table["type"] == request.args["type"]]

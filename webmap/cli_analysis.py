@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 
 from geo.settings import SignalThresholds, thresholds_from_config
 from webmap import analysis, db
-from webmap.cli import _emit, _run, city_option, json_option, uploader_option
+from webmap.cli import _run, city_option, json_option, uploader_option
 
 as_of_option = click.option("--as-of", help="State as of this date (YYYY-MM-DD); default now.")
 operator_option = click.option("--operator", help="One operator (default: any operator).")

@@ -10,7 +10,7 @@ from flask import Blueprint, render_template
 from geo.coverage import CITY_TOTAL_CODE
 from webmap import analysis
 from webmap.db import get_engine
-from webmap.overviews import cached_overview, request_filters
+from webmap.overviews import request_overview
 from webmap.permissions import require_role
 
 bp = Blueprint("dashboard", __name__)
@@ -20,8 +20,7 @@ bp = Blueprint("dashboard", __name__)
 @require_role("admin", "perencana")
 def dashboard():
     """Targets with their progress, every kelurahan, and the city's monthly trend."""
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"])
+    filters, overview = request_overview()
     targets = analysis.list_targets(get_engine(), overview.data.city["kode"])
     return render_template("dashboard.html", overview=overview, filters=filters,
                            targets=analysis.overview_progress(overview, targets),

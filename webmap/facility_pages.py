@@ -45,9 +45,9 @@ from webmap.facility_edits import (
     update_facility,
 )
 from webmap.facility_map import facility_map
-from webmap.i18n import current_language
 from webmap.ingest import IngestOptions, import_facilities
 from webmap.overviews import request_filters
+from webmap.pages import map_options
 from webmap.permissions import (
     Scope,
     can_view_kelurahan,
@@ -180,12 +180,6 @@ def _city_args(city: dict[str, Any]) -> dict[str, str]:
     return {} if _scope().city_kode else {"city": city["kode"]}
 
 
-def _map_options() -> dict[str, Any]:
-    return {"tile_url": current_app.config.get("TILE_URL", maps.DEFAULT_TILE_URL),
-            "static_url": lambda path: url_for("static", filename=path),
-            "translate": _, "decimal_comma": current_language() == "id"}
-
-
 def _list_filters() -> dict[str, str]:
     return {name: (request.args.get(name) or "").strip()
             for name in ("type", "kelurahan", "status")}
@@ -285,7 +279,7 @@ def facility_list():
                              filters)
     pages = max(math.ceil(len(facilities) / PER_PAGE), 1)
     page = min(_page_number(), pages)
-    m = facility_map(kelurahan, facilities, **_map_options())
+    m = facility_map(kelurahan, facilities, **map_options())
     return render_template(
         "facilities.html", map=maps.map_components(m), city=city, filters=filters,
         rows=_table_rows(facilities.iloc[(page - 1) * PER_PAGE:page * PER_PAGE],

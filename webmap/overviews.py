@@ -80,6 +80,13 @@ def cached_surface_image(overview: analysis.CityOverview) -> maps.SurfaceImage |
     return overview.rendered[("surface.png",)]
 
 
+def request_overview() -> tuple[dict[str, str | None], analysis.CityOverview]:
+    """The request's filters (:func:`request_filters`) and the cached overview they select."""
+    filters = request_filters()
+    return filters, cached_overview(filters["city"], filters["operator"], filters["as_of"],
+                                    technology=filters["technology"])
+
+
 def request_filters() -> dict[str, str | None]:
     """City, operator, technology and as-of date of the request.
 

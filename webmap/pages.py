@@ -16,7 +16,7 @@ from geo.errors import NotFoundError
 from geo.settings import SIGNAL_CLASSES_DBM
 from webmap import analysis, maps
 from webmap.i18n import current_language
-from webmap.overviews import cached_overview, cached_surface_image, request_filters
+from webmap.overviews import cached_surface_image, request_overview
 from webmap.permissions import require_kelurahan_access, require_role
 
 #: Roles that see the whole city map (lurah and camat see their own kelurahan pages).
@@ -25,9 +25,11 @@ ALL_ROLES = (*CITY_ROLES, "lurah", "camat")
 
 bp = Blueprint("pages", __name__)
 
-def _map_options() -> dict[str, Any]:
+def map_options() -> dict[str, Any]:
+    """Tile URL, static URLs and the request's language for the map builders."""
     return {"tile_url": current_app.config.get("TILE_URL", maps.DEFAULT_TILE_URL),
-            "static_url": lambda path: url_for("static", filename=path)}
+            "static_url": lambda path: url_for("static", filename=path),
+            "translate": gettext, "decimal_comma": current_language() == "id"}
 
 
 @bp.get("/peta")
@@ -38,12 +40,10 @@ def city_map():
     Filters: ``operator``, ``technology``, ``as_of`` and ``indicator`` of the choropleth.  The
     rendered map is kept with the overview per indicator and language.
     """
-    filters = request_filters()
     indicator = request.args.get("indicator", "covered_area_pct")
     if indicator not in maps.INDICATORS:
         indicator = "covered_area_pct"
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"],
-                               technology=filters["technology"])
+    filters, overview = request_overview()
     key = ("city", indicator, current_language())
     if key not in overview.rendered:
         overview.rendered[key] = maps.map_components(_city_folium_map(overview, filters,
@@ -61,9 +61,7 @@ def city_map():
 @require_role(*CITY_ROLES)
 def city_surface():
     """The estimated signal surface of the city map as a PNG (same filters as ``/peta``)."""
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"],
-                               technology=filters["technology"])
+    _, overview = request_overview()
     image = cached_surface_image(overview)
     if image is None:
         raise NotFoundError(f"No measurements in {overview.data.city['nama']} for this "
@@ -87,8 +85,7 @@ def _city_folium_map(overview: analysis.CityOverview, filters: dict[str, str | N
             surface.bounds)
     return maps.city_map(overview.stats, cells=problem, blank_spots=overview.blank_spots,
                          facilities=overview.facilities, measurements_sample=overview.sample,
-                         surface_png=surface, indicator=indicator, translate=gettext,
-                         decimal_comma=current_language() == "id", **_map_options())
+                         surface_png=surface, indicator=indicator, **map_options())
 
 
 def _kelurahan_index(overview: analysis.CityOverview) -> list[dict[str, Any]]:
@@ -106,17 +103,14 @@ def _kelurahan_index(overview: analysis.CityOverview) -> list[dict[str, Any]]:
 def kelurahan_page(kode: str):
     """One kelurahan: map zoomed to it, figures, blank-spot trend, blank spots, facilities."""
     require_kelurahan_access(kode)
-    filters = request_filters()
-    overview = cached_overview(filters["city"], filters["operator"], filters["as_of"],
-                               technology=filters["technology"])
+    _, overview = request_overview()
     detail = analysis.kelurahan_overview(overview, kode)
     key = ("kelurahan", kode, current_language())
     rendered = overview.rendered.get(key)
     if rendered is None:
         m = maps.kelurahan_map(detail["row"], cells=overview.cells,
                                blank_spots=overview.blank_spots, facilities=overview.facilities,
-                               measurements_sample=overview.sample, translate=gettext,
-                               decimal_comma=current_language() == "id", **_map_options())
+                               measurements_sample=overview.sample, **map_options())
         rendered = overview.rendered[key] = maps.map_components(m)
     return render_template("kelurahan.html", map=rendered, detail=detail,
                            stats=detail["stats"], overview=overview,

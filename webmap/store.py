@@ -69,7 +69,6 @@ def get_city(conn: Connection, kode: str | None) -> dict[str, Any]:
     NotFoundError
         When the city does not exist, or ``kode`` is None and there is not exactly one city.
     """
-    table = City.__table__
     rows = list_cities(conn)
     if kode is None:
         if len(rows) == 1:
@@ -404,7 +403,7 @@ def load_measurements(engine: Engine, city_kode: str, *, until: int | None = Non
 
 def _read_sqlite(engine: Engine, sql: str) -> pa.Table:
     """Through ADBC in a child process (see :mod:`webmap.sqlite_reader` for why not in ours)."""
-    return read_arrow(str(engine.url.database), sql)
+    return read_arrow(engine.url.database, sql)
 
 
 def _read_postgres(engine: Engine, sql: str) -> pa.Table:

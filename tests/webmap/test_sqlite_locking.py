@@ -63,3 +63,5 @@ def test_child_reader_returns_arrow_and_reports_failures(tmp_path):
     assert table.to_pydict() == {"a": [1, 2], "b": ["x", None]}
     with pytest.raises(SQLiteReadError, match="no such table"):
         read_arrow(str(path), "select * from missing")
+    with pytest.raises(SQLiteReadError, match="DATABASE_URL"):
+        read_arrow(":memory:", "select 1")
