@@ -8,14 +8,21 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, request
-from flask_compress import Compress
+if TYPE_CHECKING:
+    from flask import Flask, Response
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask application (nothing runs at import time)."""
+    """Build the Flask application (nothing runs at import time).
+
+    Flask is imported here, not at module level: batch jobs and notebooks that only use
+    ``webmap.ingest`` or ``webmap.store`` do not load the web stack.
+    """
+    from flask import Flask
+    from flask_compress import Compress
+
     instance = os.environ.get("PETAKOTA_INSTANCE")
     app = Flask(__name__, instance_path=str(Path(instance).resolve()) if instance else None,
                 instance_relative_config=True)
@@ -60,6 +67,8 @@ def _buffer_static_files(response: Response) -> Response:
     Flask streams them from disk, and Flask-Compress's streaming path leaves the file open;
     the app's own scripts and style sheets are small, and text compresses about 4x.
     """
+    from flask import request
+
     if request.endpoint == "static" and response.status_code == 200 and response.is_streamed:
         response.direct_passthrough = False
         response.make_sequence()

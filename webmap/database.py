@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 import shapely
@@ -48,7 +46,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _alembic_config() -> Config:
+def _alembic_config() -> Any:
+    from alembic.config import Config  # imported when needed: ingest jobs never migrate
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -56,6 +56,8 @@ def _alembic_config() -> Config:
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Apply Alembic migrations up to ``revision`` (idempotent)."""
+    from alembic import command
+
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -64,6 +66,8 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
 
 def downgrade_database(engine: Engine, revision: str = "base") -> None:
     """Revert Alembic migrations down to ``revision``."""
+    from alembic import command
+
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

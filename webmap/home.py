@@ -8,8 +8,8 @@ from geo.measurements import template_csv
 
 from webmap.db import get_engine
 from webmap.permissions import require_role
-from webmap.models import Facility, Kelurahan, Measurement, Upload
-from webmap.store import current_boundary_version, list_cities
+from webmap.models import Facility, Kelurahan, Upload
+from webmap.store import current_boundary_version, list_cities, measurement_count
 
 bp = Blueprint("home", __name__)
 
@@ -26,10 +26,10 @@ def index():
 def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:
     version = current_boundary_version(conn, kode)
     counts = {"boundary_version": version["id"] if version else None}
-    for name, table in (("measurements", Measurement), ("facilities", Facility),
-                        ("uploads", Upload)):
+    for name, table in (("facilities", Facility), ("uploads", Upload)):
         counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)
                                     .where(table.city_kode == kode)).scalar_one()
+    counts["measurements"] = measurement_count(conn, kode)
     counts["kelurahan"] = conn.execute(
         sa.select(sa.func.count()).select_from(Kelurahan)
         .where(Kelurahan.boundary_version_id == counts["boundary_version"])).scalar_one()

@@ -7,7 +7,7 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -148,9 +149,12 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
         kelurahan = store.load_kelurahan(conn, city["kode"])
     if kind == "ookla":
         return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
-    batch = read_measurements(archived.path, format=format, timezone=timezone or city["timezone"],
-                              now=options.now, source_name=archived.original_name)
-    return _store_measurements(engine, archived, city, kelurahan, batch, options)
+    # The write transaction opens first: on SQLite its process starts while the file is read.
+    with store.measurement_write(engine, city["kode"]) as writer:
+        batch = read_measurements(archived.path, format=format,
+                                  timezone=timezone or city["timezone"], now=options.now,
+                                  source_name=archived.original_name)
+        return _store_measurements(writer, archived, city, kelurahan, batch, options)
 
 
 def _check_size(path: Path) -> None:
@@ -173,36 +177,140 @@ def _already_ingested(previous: dict, archived: ArchivedFile) -> dict[str, Any]:
     }
 
 
-def _store_measurements(engine: Engine, archived: ArchivedFile, city: dict,
+def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, city: dict,
                         kelurahan: gpd.GeoDataFrame, batch: Any, options: IngestOptions
                         ) -> dict[str, Any]:
+    """Tag, de-duplicate and store the accepted rows through ``writer``, chunk by chunk.
+
+    Chunks are prepared here (kelurahan, H3 cell, content hash) while the database stores the
+    previous ones; whole-file checks (swapped coordinates) run before the commit.
+    """
     index = build_kelurahan_index(kelurahan)
-    codes = index.assign(batch.frame["longitude"].to_numpy(), batch.frame["latitude"].to_numpy())
+    frame = batch.frame
+    times = frame["measured_at"].to_numpy()
+    advance = options.progress(len(frame), "rows") if options.progress else None
+    chunks = _MeasurementChunks(frame, index, city["kode"], settings.INGEST_CHUNK_ROWS, advance)
+    upload_id = writer.insert_upload(**_upload_values(city, "measurements", archived, options,
+                                                      batch.format))
+    accepted = 0
+    if len(frame):
+        known = writer.known_hashes(int(times.min()), int(times.max()))
+        accepted = writer.append(chunks.record_batches(upload_id, known))
+    codes = chunks.codes
     _reject_if_swapped(batch, index, codes, city)
     _reject_outside(batch, codes, city)
-    rows = batch.frame.copy()
-    rows["kelurahan_kode"] = codes[pd.notna(codes)]
-    rows = _measurement_rows(rows, city["kode"])
     report = _base_report(batch, archived, city)
-    advance = options.progress(len(rows), "rows") if options.progress else None
-    with store.measurement_transaction(engine, rows, chunk_rows=settings.INGEST_CHUNK_ROWS,
-                                       progress=advance) as (conn, load):
-        upload_id = _insert_upload(conn, city, "measurements", archived, options, batch.format)
-        accepted = load(upload_id)
-        report |= {"upload_id": upload_id, "accepted": accepted,
-                   "duplicates": len(rows) - accepted,
-                   "rejected_csv": _write_rejected(batch, archived)}
-        report["message"] = _summary(report)
-        store.finish_upload(conn, upload_id, report)
+    report |= {"upload_id": upload_id, "accepted": accepted,
+               "duplicates": int((chunks.positions >= 0).sum()) - accepted,
+               "rejected_csv": _write_rejected(batch, archived)}
+    report["message"] = _summary(report)
+    writer.finish_upload(upload_id, report, measured_from=chunks.first_time,
+                         measured_until=chunks.last_time)
     return report
 
 
-def _measurement_rows(rows: pd.DataFrame, city_kode: str) -> pd.DataFrame:
-    rows["city_kode"] = city_kode
-    rows["h3_cell"] = h3_cells(rows["latitude"].to_numpy(), rows["longitude"].to_numpy())
-    rows["row_hash"] = measurement_hashes(rows, city_kode)
-    # Time order: the (city, time) index then grows by appends, and rows of a period sit together.
-    return rows.sort_values("measured_at", kind="stable", ignore_index=True)
+class _MeasurementChunks:
+    """The accepted rows of a file as measurement record batches, prepared chunk by chunk.
+
+    Rows go in time order.  Each chunk gets its kelurahan (rows outside the city are held
+    back), its content hash (rows already stored, or seen earlier in the file, are held back),
+    then its H3 cell.  :attr:`codes` (every row's kelurahan, ``None`` outside the city) and the
+    time span of the rows handed out are known once the batches have been consumed.
+    """
+
+    def __init__(self, frame: pd.DataFrame, index: Any, city_kode: str, chunk_rows: int,
+                 progress: Progress | None) -> None:
+        self.frame, self.index, self.city_kode = frame, index, city_kode
+        self.chunk_rows, self.progress = max(int(chunk_rows), 1), progress
+        self.positions = np.full(len(frame), -1, dtype=np.int64)  # in index.kode
+        self.first_time: int | None = None
+        self.last_time: int | None = None
+        self._kode = pa.array(index.kode, pa.string())
+        self._city = pa.array([city_kode], pa.string())
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Kelurahan code of every row of the frame (object array, ``None`` outside the city)."""
+        codes = np.full(len(self.positions), None, dtype=object)
+        inside = self.positions >= 0
+        codes[inside] = self.index.kode[self.positions[inside]]
+        return codes
+
+    def record_batches(self, upload_id: int, known: np.ndarray) -> Iterator[pa.RecordBatch]:
+        """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches."""
+        seen = _SeenHashes(known)
+        times = self.frame["measured_at"].to_numpy()
+        in_order = bool(np.all(times[1:] >= times[:-1]))  # field logs usually are: no copy
+        order = None if in_order else np.argsort(times, kind="stable")
+        for start in range(0, len(times), self.chunk_rows):
+            stop = min(start + self.chunk_rows, len(times))
+            rows = np.arange(start, stop) if order is None else order[start:stop]
+            chunk = self.frame.iloc[start:stop] if order is None else self.frame.iloc[rows]
+            where = self.index.positions(chunk["longitude"].to_numpy(),
+                                         chunk["latitude"].to_numpy())
+            self.positions[rows] = where
+            inside = where >= 0
+            chunk, where = chunk.loc[inside], where[inside]
+            hashes = measurement_hashes(chunk, self.city_kode)
+            fresh = seen.first_seen(hashes)
+            if fresh.any():
+                chunk, where, hashes = chunk.loc[fresh], where[fresh], hashes[fresh]
+                chunk_times = chunk["measured_at"].to_numpy()
+                if self.first_time is None:
+                    self.first_time = int(chunk_times.min())
+                self.last_time = int(chunk_times.max())
+                yield self._record_batch(chunk, where, hashes, upload_id)
+            if self.progress:
+                self.progress(stop - start)
+
+    def _record_batch(self, rows: pd.DataFrame, where: np.ndarray, hashes: np.ndarray,
+                      upload_id: int) -> pa.RecordBatch:
+        size = len(rows)
+        lat, lon = rows["latitude"].to_numpy(), rows["longitude"].to_numpy()
+        columns = {
+            "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
+            "city_kode": self._city.take(np.zeros(size, dtype=np.int32)),
+            "row_hash": pa.array(hashes), "measured_at": pa.array(rows["measured_at"].to_numpy()),
+            "latitude": pa.array(lat), "longitude": pa.array(lon),
+            "no_service": pa.array(rows["no_service"].to_numpy(dtype=bool)),
+            "kelurahan_kode": self._kode.take(where),
+            "h3_cell": pa.array(h3_cells(lat, lon)),
+        }
+        for name in ("operator", "technology", "device_id"):
+            text = pa.array(rows[name], pa.string(), from_pandas=True)
+            columns[name] = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        for name in ("signal_dbm", "download_mbps", "upload_mbps", "latency_ms", "accuracy_m"):
+            columns[name] = pa.array(rows[name].to_numpy(dtype=np.float64), from_pandas=True)
+        return pa.RecordBatch.from_arrays([columns[f.name] for f in store.MEASUREMENT_SCHEMA],
+                                          schema=store.MEASUREMENT_SCHEMA)
+
+
+class _SeenHashes:
+    """A sorted set of content hashes that grows chunk by chunk (vectorised, no Python loop)."""
+
+    def __init__(self, known: np.ndarray) -> None:
+        self.sorted = np.unique(np.asarray(known, dtype=np.int64))
+
+    def first_seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Mask of the hashes seen for the first time (the first of equal ones); remember them."""
+        unique, first = np.unique(hashes, return_index=True)
+        where = np.searchsorted(self.sorted, unique)
+        known = np.zeros(len(unique), dtype=bool)
+        if len(self.sorted):
+            known = (where < len(self.sorted)) & (
+                self.sorted[np.minimum(where, len(self.sorted) - 1)] == unique)
+        self.sorted = np.insert(self.sorted, where[~known], unique[~known])
+        mask = np.zeros(len(hashes), dtype=bool)
+        mask[first[~known]] = True
+        return mask
+
+
+def _upload_values(city: dict, kind: str, archived: ArchivedFile, options: IngestOptions,
+                   file_format: str) -> dict[str, Any]:
+    return {"city_kode": city["kode"], "kind": kind, "sha256": archived.sha256,
+            "original_name": archived.original_name, "archive_path": str(archived.path),
+            "size_bytes": archived.size_bytes, "uploaded_by": options.uploaded_by,
+            "format": file_format}
 
 
 def h3_cells(lat: np.ndarray, lon: np.ndarray, *, resolution: int | None = None) -> np.ndarray:
@@ -267,10 +375,8 @@ def _reject_outside(batch: Any, codes: np.ndarray, city: dict) -> None:
 def _insert_upload(conn: Connection, city: dict, kind: str, archived: ArchivedFile,
                    options: IngestOptions, file_format: str) -> int:
     """Record the upload of an archived file (its counts are filled in when the rows are in)."""
-    return store.insert_upload(
-        conn, city_kode=city["kode"], kind=kind, sha256=archived.sha256,
-        original_name=archived.original_name, archive_path=str(archived.path),
-        size_bytes=archived.size_bytes, uploaded_by=options.uploaded_by, format=file_format)
+    return store.insert_upload(conn, **_upload_values(city, kind, archived, options,
+                                                      file_format))
 
 
 def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, Any]:

@@ -119,27 +119,33 @@ class Upload(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Measurement uploads: the time span (UTC epoch seconds) and the id range of the rows they
+    # stored.  A new file's duplicates are looked for among the rows of overlapping uploads only.
+    measured_from: Mapped[int | None] = mapped_column(BigInteger)
+    measured_until: Mapped[int | None] = mapped_column(BigInteger)
+    first_row_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_row_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Measurement(Base):
     """One coverage observation: a signal reading or an explicit no-service observation.
 
-    ``upload_id`` and ``city_kode`` carry no foreign-key constraints: rows are only ever written
-    by the ingest transaction that creates their upload, and per-row constraint triggers would
-    cost ~10 s per million rows on PostgreSQL.
+    Built for bulk appends: no foreign-key constraints on ``upload_id`` and ``city_kode`` (rows
+    are only ever written by the ingest transaction that creates their upload) and no secondary
+    index on SQLite, where each B-tree costs about as much as the rest of an ingest.  ``row_hash``
+    identifies an observation; duplicates are found through the uploads' time spans and id
+    ranges (see ``webmap.store.MeasurementWrite``), not through a unique index.  The PostGIS
+    migrations add a generated point ``geom`` with BRIN indexes on it and on the time.
     """
 
     __tablename__ = "measurement"
-    # Indexes kept lean for bulk ingest: on SQLite only the unique hash and (city, time); the
-    # PostGIS migration adds (city, kelurahan) and a GiST index on the generated point geom.
-    __table_args__ = (Index("ix_measurement_city_time", "city_kode", "measured_at"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True
     )
     upload_id: Mapped[int] = mapped_column(Integer)  # upload.id (see class docstring)
     city_kode: Mapped[str] = mapped_column(String(16))  # city.kode
-    row_hash: Mapped[int] = mapped_column(BigInteger, unique=True)
+    row_hash: Mapped[int] = mapped_column(BigInteger)
     measured_at: Mapped[int] = mapped_column(BigInteger)  # UTC epoch seconds
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)

@@ -1,33 +1,32 @@
 """Reading and writing petakota's tables: the only module that writes SQL by hand.
 
-Bulk paths are dialect-specific for speed (see :func:`measurement_transaction`): rows are staged
-(ADBC into a scratch SQLite file, or COPY into a PostgreSQL temporary table), then moved with one
-``INSERT ... SELECT`` that skips stored hashes, inside the transaction that also records the
-upload, so a file's rows land atomically.
+Measurements are written in bulk through ADBC (see :func:`measurement_write` and
+:mod:`webmap.bulk_write`): binary COPY on PostgreSQL, an ADBC child process on SQLite, in the one
+transaction that also records the upload, so a file's rows land atomically.
 """
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 
 from geo.errors import NotFoundError
+from webmap.bulk_write import BulkTransaction, bulk_transaction
 from webmap.database import geometry_from_db, geometry_to_db
 from webmap.models import (
     BoundaryVersion,
@@ -49,8 +48,6 @@ FACILITY_COLUMNS = [
     "city_kode", "upload_id", "dedup_key", "type", "nama", "status", "operator", "capacity",
     "range_m", "samples", "source", "external_id", "latitude", "longitude", "kelurahan_kode",
 ]
-
-Progress = Callable[[int], None]
 
 
 # --- cities and boundaries ----------------------------------------------------------------------
@@ -186,6 +183,14 @@ def finish_upload(conn: Connection, upload_id: int, report: dict[str, Any]) -> N
     conn.execute(sa.update(table).where(table.c.id == upload_id).values(report=report, **counts))
 
 
+def measurement_count(conn: Connection, city_kode: str) -> int:
+    """How many measurements a city has (from its uploads' counts: no scan of the rows)."""
+    table = Upload.__table__
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(table.c.accepted), 0))
+                            .where(table.c.city_kode == city_kode,
+                                   table.c.kind == "measurements")).scalar_one())
+
+
 def get_upload(conn: Connection, upload_id: int) -> dict[str, Any]:
     """An upload as a dict."""
     table = Upload.__table__
@@ -201,103 +206,129 @@ def get_upload(conn: Connection, upload_id: int) -> dict[str, Any]:
 #: that a killed ingest leaves nothing behind.  Never set in production.
 KILL_BEFORE_COMMIT_ENV = "PETAKOTA_TEST_KILL_BEFORE_COMMIT"
 
-Loader = Callable[[int], int]
+#: The Arrow types of the measurement rows an ingest appends (``upload_id`` is a 32-bit column).
+MEASUREMENT_SCHEMA = pa.schema([
+    ("upload_id", pa.int32()), ("city_kode", pa.string()), ("row_hash", pa.int64()),
+    ("measured_at", pa.int64()), ("latitude", pa.float64()), ("longitude", pa.float64()),
+    ("operator", pa.string()), ("technology", pa.string()), ("signal_dbm", pa.float64()),
+    ("no_service", pa.bool_()), ("download_mbps", pa.float64()), ("upload_mbps", pa.float64()),
+    ("latency_ms", pa.float64()), ("accuracy_m", pa.float64()), ("device_id", pa.string()),
+    ("kelurahan_kode", pa.string()), ("h3_cell", pa.int64()),
+])
+
+
+class MeasurementWrite:
+    """The one transaction that stores a file's measurements and records its upload.
+
+    Obtained from :func:`measurement_write`.  De-duplication works without a unique index (which
+    would cost more than the rest of the ingest): each measurement upload records the time span
+    and the id range of its rows, so the content hashes a new file could repeat are read from the
+    uploads whose time span overlaps it, inside the transaction that holds the city's write lock.
+    """
+
+    def __init__(self, transaction: BulkTransaction, city_kode: str) -> None:
+        self._tx = transaction
+        self.city_kode = city_kode
+        self._max_id_before: int | None = None
+
+    def _p(self, number: int) -> str:
+        return self._tx.placeholder(number)
+
+    def insert_upload(self, **values: Any) -> int:
+        """Create the upload record (counts and report come with :meth:`finish_upload`)."""
+        defaults = {c.name: c.default.arg for c in Upload.__table__.columns
+                    if c.default is not None and c.default.is_scalar}
+        values = defaults | {"uploaded_at": _utcnow(), "report": {}} | values
+        names = list(values)
+        sql = (f"INSERT INTO upload ({', '.join(names)}) VALUES "
+               f"({', '.join(self._cast(i + 1, n) for i, n in enumerate(names))}) RETURNING id")
+        return int(self._tx.execute(sql, tuple(self._value(n, values[n]) for n in names))[0][0])
+
+    def known_hashes(self, first_s: int, last_s: int) -> np.ndarray:
+        """Sorted content hashes already stored for this city between the two times."""
+        p = self._p
+        spans = self._tx.execute(
+            f"SELECT id, first_row_id, last_row_id FROM upload WHERE city_kode = {p(1)} "
+            f"AND kind = 'measurements' AND first_row_id IS NOT NULL "
+            f"AND measured_from <= {p(2)} AND measured_until >= {p(3)}",
+            (self.city_kode, int(last_s), int(first_s)))
+        if not spans:
+            return np.zeros(0, dtype=np.int64)
+        parts = " UNION ALL ".join(
+            f"SELECT row_hash FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
+            f"AND upload_id = {int(upload)}" for upload, first, last in spans)
+        hashes = self._tx.fetch_arrow(parts).column(0).to_numpy().astype(np.int64)
+        return np.unique(hashes)
+
+    def append(self, batches: Iterable[pa.RecordBatch]) -> int:
+        """Append measurement rows (:data:`MEASUREMENT_SCHEMA`, consumed lazily); return how many."""
+        self._max_id_before = self._max_id()
+        return self._tx.append("measurement", MEASUREMENT_SCHEMA, batches)
+
+    def finish_upload(self, upload_id: int, report: dict[str, Any], *,
+                      measured_from: int | None, measured_until: int | None) -> None:
+        """Store the upload's counts, report, time span and the id range of its rows."""
+        first, last = self._row_id_range(upload_id) if report["accepted"] else (None, None)
+        values = {name: int(report[name]) for name in ("rows", "accepted", "rejected",
+                                                       "duplicates")}
+        values |= {"report": report, "first_row_id": first, "last_row_id": last,
+                   "measured_from": measured_from, "measured_until": measured_until}
+        names = list(values)
+        sets = ", ".join(f"{n} = {self._cast(i + 1, n)}" for i, n in enumerate(names))
+        self._tx.execute(f"UPDATE upload SET {sets} WHERE id = {self._p(len(names) + 1)}",
+                         (*(self._value(n, values[n]) for n in names), int(upload_id)))
+
+    def _max_id(self) -> int:
+        return int(self._tx.execute("SELECT coalesce(max(id), 0) FROM measurement")[0][0])
+
+    def _row_id_range(self, upload_id: int) -> tuple[int, int]:
+        before = self._max_id_before or 0
+        if self._tx.dialect == "sqlite":  # one writer at a time: the new rows follow the old
+            return before + 1, self._max_id()
+        first, last = self._tx.execute(
+            f"SELECT min(id), max(id) FROM measurement WHERE id > {self._p(1)} "
+            f"AND upload_id = {self._p(2)}", (before, int(upload_id)))[0]
+        return int(first), int(last)
+
+    def _cast(self, number: int, name: str) -> str:
+        placeholder = self._p(number)
+        if self._tx.dialect == "postgresql" and name == "report":
+            return f"CAST({placeholder} AS json)"
+        return placeholder
+
+    def _value(self, name: str, value: Any) -> Any:
+        """A parameter as the database stores it (SQLAlchemy's own conversions on SQLite)."""
+        if name == "report":
+            return json.dumps(value)
+        if name == "uploaded_at" and self._tx.dialect == "sqlite":
+            return _SQLITE_DATETIME(value)
+        return value
+
+
+_SQLITE_DATETIME = Upload.__table__.c.uploaded_at.type.dialect_impl(
+    sqlite_dialect.dialect()).bind_processor(sqlite_dialect.dialect())
 
 
 @contextmanager
-def measurement_transaction(engine: Engine, rows: pd.DataFrame, *, chunk_rows: int,
-                            progress: Progress | None = None
-                            ) -> Iterator[tuple[Connection, Loader]]:
-    """Open the one transaction that stores a file's rows; yield ``(conn, load)``.
+def measurement_write(engine: Engine, city_kode: str) -> Iterator[MeasurementWrite]:
+    """Open the transaction that stores one file's measurements; commit when the block ends.
 
-    ``load(upload_id)`` inserts ``rows`` (columns :data:`MEASUREMENT_COLUMNS` but ``upload_id``),
-    skipping observations whose ``row_hash`` is stored already, and returns how many it inserted.
-    The rows are staged first, chunk by chunk (``progress`` is called per chunk): on SQLite into
-    a scratch database written with ADBC (C-speed, no per-value Python binding) and attached, on
-    PostgreSQL with COPY into a temporary table.  The final ``INSERT ... SELECT`` and everything
-    else done on ``conn`` commit together when the block ends, or not at all.
+    Ingests into the same city are serialised: SQLite has one writer at a time anyway, and on
+    PostgreSQL the transaction takes an advisory lock on the city first.  Anything raised inside
+    the block, or a crash or kill of this process, leaves the database as it was.
     """
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            yield conn, lambda upload_id: _load_postgres(conn, rows, upload_id, chunk_rows,
-                                                         progress)
-            _maybe_kill()
-        return
-    with tempfile.TemporaryDirectory(prefix="petakota-staging-") as folder:
-        staging = Path(folder) / "staging.db"
-        _stage_sqlite(rows, staging, chunk_rows, progress)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ATTACH DATABASE ? AS staging", (str(staging),))
-            conn.commit()
-            try:
-                with conn.begin():
-                    yield conn, lambda upload_id: _load_sqlite(conn, upload_id)
-                    _maybe_kill()
-            finally:
-                conn.exec_driver_sql("DETACH DATABASE staging")
-                conn.commit()
+    with bulk_transaction(engine) as transaction:
+        if transaction.dialect == "postgresql":
+            transaction.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                (f"petakota.measurement.{city_kode}",))
+        yield MeasurementWrite(transaction, city_kode)
+        _maybe_kill()
+        transaction.commit()
 
 
 def _maybe_kill() -> None:
     if os.environ.get(KILL_BEFORE_COMMIT_ENV):
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-_STAGED = [c for c in MEASUREMENT_COLUMNS if c != "upload_id"]
-
-
-def _stage_sqlite(rows: pd.DataFrame, path: Path, chunk_rows: int,
-                  progress: Progress | None) -> None:
-    with adbc_sqlite.connect(str(path)) as staging:
-        cursor = staging.cursor()
-        for start in range(0, max(len(rows), 1), chunk_rows):
-            chunk = rows.iloc[start:start + chunk_rows]
-            cursor.adbc_ingest("rows", _arrow(chunk[_STAGED]),
-                               mode="create" if start == 0 else "append")
-            if progress:
-                progress(len(chunk))
-        staging.commit()
-
-
-def _load_sqlite(conn: Connection, upload_id: int) -> int:
-    raw = conn.connection.driver_connection
-    before = raw.total_changes
-    columns = ", ".join(_STAGED)
-    raw.execute(f"INSERT OR IGNORE INTO measurement (upload_id, {columns}) "
-                f"SELECT ?, {columns} FROM staging.rows", (upload_id,))
-    return raw.total_changes - before
-
-
-def _load_postgres(conn: Connection, rows: pd.DataFrame, upload_id: int, chunk_rows: int,
-                   progress: Progress | None) -> int:
-    cursor = conn.connection.driver_connection.cursor()
-    columns = ", ".join(_STAGED)
-    cursor.execute(f"CREATE TEMP TABLE _load_measurement ON COMMIT DROP AS "
-                   f"SELECT {columns} FROM measurement WITH NO DATA")
-    for start in range(0, len(rows), chunk_rows):
-        chunk = rows.iloc[start:start + chunk_rows]
-        with cursor.copy(f"COPY _load_measurement ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(_csv_bytes(chunk[_STAGED]))
-        if progress:
-            progress(len(chunk))
-    cursor.execute(f"INSERT INTO measurement (upload_id, {columns}) "
-                   f"SELECT %s, {columns} FROM _load_measurement ORDER BY h3_cell "
-                   "ON CONFLICT (row_hash) DO NOTHING", (upload_id,))
-    return cursor.rowcount
-
-
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    """An Arrow table of plain types (strings as utf8, NaN kept as null in float columns)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    fields = [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type)
-              or pa.types.is_string_view(f.type) else f for f in table.schema]
-    table = table.cast(pa.schema(fields))
-    for i, field in enumerate(table.schema):
-        if pa.types.is_floating(field.type):
-            column = table.column(i)
-            table = table.set_column(i, field, pc.if_else(pc.is_nan(column),
-                                                          pa.scalar(None, field.type), column))
-    return table
 
 
 def insert_facilities(conn: Connection, frame: pd.DataFrame) -> int:
@@ -394,11 +425,13 @@ def load_measurements(engine: Engine, city_kode: str, *, until: int | None = Non
         query = query.where(table.c.operator == operator)
     if technology:
         query = query.where(table.c.technology == technology)
-    query = query.order_by(table.c.measured_at)
     sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     arrow = (_read_postgres(engine, sql) if engine.dialect.name == "postgresql"
              else _read_sqlite(engine, sql))
-    return _analysis_frame(arrow)
+    # Sorted here, not by the database: the table has no time B-tree (it would slow every ingest).
+    order = pc.sort_indices(arrow, sort_keys=[("measured_at", "ascending")]) \
+        if arrow.num_rows else None
+    return _analysis_frame(arrow.take(order) if order is not None else arrow)
 
 
 def _read_sqlite(engine: Engine, sql: str) -> pa.Table:

@@ -218,3 +218,17 @@ def test_points_in_real_overlaps_and_slivers_get_one_deterministic_kode(real_kel
     assert all(code is not None for code in codes)
     np.testing.assert_array_equal(codes, again)
     np.testing.assert_array_equal(codes, _brute_force(lon, lat, real_kelurahan, 50.0))
+
+
+def test_positions_match_codes():
+    kelurahan = _kelurahan(("B", box(761_300, 185_000, 762_300, 186_000)),
+                           ("A", box(760_000, 185_000, 761_000, 186_000)))
+    index = build_kelurahan_index(kelurahan)
+    lon, lat = _lonlat([760_500, 761_800, 761_150, 761_010], [185_500] * 4)
+
+    positions = index.positions([*lon, np.nan], [*lat, lat[0]])
+
+    assert positions.dtype == np.int64
+    assert list(positions) == [0, 1, -1, 0, -1]  # kode is sorted: A is 0
+    assert list(index.kode[positions[positions >= 0]]) == ["A", "B", "A"]
+    assert list(index.assign(lon, lat)) == ["A", "B", None, "A"]

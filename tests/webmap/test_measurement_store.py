@@ -1,0 +1,237 @@
+"""Storing measurements: de-duplication through upload spans, the bulk-write transaction, and
+migration 0004 (lean measurement table), on SQLite and PostGIS."""
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from geo import settings
+from tests.webmap.test_ingest import stored, write_csv
+from webmap.bulk_write import BulkWriteError, bulk_transaction
+from webmap.database import create_db_engine, sqlite_url, upgrade_database
+from webmap.ingest import ingest_measurements
+from webmap.models import Upload
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def row(minute: int, signal_dbm: int = -90, lon: float = 101.405, day: int = 1) -> str:
+    return (f"1.605,{lon},2024-03-{day:02d}T08:{minute:02d}:00,XL,4G,{signal_dbm},false,,,,5,"
+            "dev-1")
+
+
+def uploads(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(Upload).order_by(Upload.id))]
+
+
+def epoch(day: int, minute: int) -> int:
+    """UTC epoch seconds of 2024-03-<day> 08:<minute> WIB."""
+    return int(datetime(2024, 3, day, 1, minute, tzinfo=UTC).timestamp())
+
+
+def test_duplicates_within_a_file_are_found_across_chunks(city_engine, options, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setattr(settings, "INGEST_CHUNK_ROWS", 2)
+    options.now = NOW
+    # Rows 2 and 5 are equal and fall into different chunks, as do rows 3 and 7.
+    lines = [row(0), row(1), row(2), row(0), row(3), row(1, lon=101.415), row(1)]
+    report = ingest_measurements(city_engine, write_csv(tmp_path / "dup.csv", lines), options)
+    assert (report["rows"], report["accepted"], report["duplicates"]) == (7, 5, 2)
+    rows = stored(city_engine)
+    assert len(rows) == 5 and len({r["row_hash"] for r in rows}) == 5
+
+
+def test_upload_records_time_span_and_row_ids(city_engine, options, tmp_path):
+    options.now = NOW
+    lines = [row(30), row(5), row(10, lon=101.415), "abc,101.405,2024-03-01T08:00:00,XL,4G,-90,"
+             "false,,,,5,dev-1"]
+    report = ingest_measurements(city_engine, write_csv(tmp_path / "span.csv", lines), options)
+    assert report["accepted"] == 3
+    upload = uploads(city_engine)[0]
+    assert (upload["measured_from"], upload["measured_until"]) == (epoch(1, 5), epoch(1, 30))
+    ids = [r["id"] for r in stored(city_engine)]  # ordered by time: stored in time order
+    assert ids == sorted(ids)
+    assert (upload["first_row_id"], upload["last_row_id"]) == (min(ids), max(ids))
+
+
+def test_rows_of_earlier_uploads_are_found_when_spans_overlap(city_engine, options, tmp_path):
+    options.now = NOW
+    ingest_measurements(city_engine, write_csv(tmp_path / "d1.csv", [row(0), row(1)]), options)
+    ingest_measurements(city_engine, write_csv(tmp_path / "d2.csv", [row(0, day=2)]), options)
+    mixed = [row(1), row(0, day=2), row(5, day=2), row(7, day=3)]
+    report = ingest_measurements(city_engine, write_csv(tmp_path / "d3.csv", mixed), options)
+    assert (report["accepted"], report["duplicates"]) == (2, 2)
+    assert len(stored(city_engine)) == 5
+    empty = ingest_measurements(city_engine, write_csv(tmp_path / "d4.csv", ["abc,1,2,3"]),
+                                options)
+    assert empty["accepted"] == 0 and uploads(city_engine)[-1]["first_row_id"] is None
+
+
+def test_same_observation_in_another_city_is_not_a_duplicate(city_engine, options, tmp_path):
+    from tests.webmap.conftest import write_city
+    from webmap.ingest import import_boundaries
+
+    other = {"99.02.01.1001": (101.40, 1.60, 101.41, 1.61)}
+    path = write_city(tmp_path / "other.geojson", other, {"99.02.01.1001": "Lain"})
+    text = path.read_text().replace('"99.01"', '"99.02"').replace("Kota Uji", "Kota Lain")
+    path.write_text(text)
+    import_boundaries(city_engine, path, options)
+    options.now, options.city_kode = NOW, "99.01"
+    ingest_measurements(city_engine, write_csv(tmp_path / "a.csv", [row(0)]), options)
+    options.city_kode = "99.02"
+    report = ingest_measurements(city_engine, write_csv(tmp_path / "b.csv", [row(0)]), options)
+    assert report["accepted"] == 1 and len(stored(city_engine)) == 2
+
+
+# --- the bulk-write transaction --------------------------------------------------------------------
+
+SCHEMA = pa.schema([("upload_id", pa.int32()), ("city_kode", pa.string()),
+                    ("row_hash", pa.int64()), ("measured_at", pa.int64()),
+                    ("latitude", pa.float64()), ("longitude", pa.float64()),
+                    ("operator", pa.string()), ("technology", pa.string()),
+                    ("no_service", pa.bool_()), ("h3_cell", pa.int64())])
+
+
+def batch(n: int, start: int = 0) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({
+        "upload_id": [1] * n, "city_kode": ["99.01"] * n, "row_hash": list(range(start, start + n)),
+        "measured_at": [1_700_000_000] * n, "latitude": [1.605] * n, "longitude": [101.405] * n,
+        "operator": ["XL"] * n, "technology": ["4G"] * n, "no_service": [False] * n,
+        "h3_cell": [0] * n}, schema=SCHEMA)
+
+
+def measurement_rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM measurement")).scalar_one()
+
+
+def test_bulk_append_commits_everything_together(engine):
+    with bulk_transaction(engine) as tx:
+        assert tx.append("measurement", SCHEMA, iter([batch(3), batch(2, start=3)])) == 5
+        assert tx.execute("SELECT count(*) FROM measurement")[0][0] == 5
+        assert tx.fetch_arrow("SELECT row_hash FROM measurement").num_rows == 5
+        assert measurement_rows(engine) == 0  # not visible before the commit
+        tx.commit()
+    assert measurement_rows(engine) == 5
+
+
+def test_bulk_transaction_rolls_back_unless_committed(engine):
+    with bulk_transaction(engine) as tx:
+        tx.append("measurement", SCHEMA, [batch(4)])
+    assert measurement_rows(engine) == 0
+
+
+def test_error_while_preparing_batches_is_raised_unchanged(engine):
+    def batches():
+        yield batch(2)
+        raise ValueError("bad chunk 2")
+
+    with pytest.raises(ValueError, match="bad chunk 2"):
+        with bulk_transaction(engine) as tx:
+            tx.append("measurement", SCHEMA, batches())
+            tx.commit()
+    assert measurement_rows(engine) == 0
+
+
+def test_database_error_names_the_problem(engine):
+    with pytest.raises(BulkWriteError, match="no_such_table"):
+        with bulk_transaction(engine) as tx:
+            tx.execute("SELECT * FROM no_such_table")
+    with bulk_transaction(engine) as tx:  # the database is usable afterwards
+        tx.append("measurement", SCHEMA, [batch(1)])
+        tx.commit()
+    assert measurement_rows(engine) == 1
+
+
+def test_sqlite_writer_process_killed_mid_transaction(tmp_path):
+    engine = create_db_engine(sqlite_url(tmp_path / "k.db"))
+    upgrade_database(engine)
+    with pytest.raises(BulkWriteError, match="ended unexpectedly|Broken pipe|failed"):
+        with bulk_transaction(engine) as tx:
+            tx.append("measurement", SCHEMA, [batch(10)])
+            os.kill(tx._child.pid, signal.SIGKILL)
+            tx._child.wait()
+            tx.append("measurement", SCHEMA, [batch(10, start=10)])
+            tx.commit()
+    assert measurement_rows(engine) == 0
+    engine.dispose()
+
+
+def test_sqlite_in_memory_database_is_refused_with_advice():
+    engine = create_db_engine("sqlite://")
+    with pytest.raises(BulkWriteError, match="DATABASE_URL"):
+        with bulk_transaction(engine):
+            pass
+
+
+# --- migration 0004 --------------------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def empty_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "old.db")
+    server = request.getfixturevalue("postgis_server")
+    url = server.create_database()
+    server.execute("CREATE EXTENSION postgis", url.rsplit("/", 1)[1])
+    return url
+
+
+def test_migration_fills_upload_spans_and_drops_the_unique_hash(empty_url):
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO city (kode, nama, utm_epsg, timezone, created_at) "
+                             "VALUES ('99.01', 'Kota Uji', 32647, 'Asia/Jakarta', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO upload (id, city_kode, kind, sha256, original_name, archive_path, "
+            "size_bytes, uploaded_by, uploaded_at, format, rows, accepted, rejected, duplicates, "
+            "report) VALUES (7, '99.01', 'measurements', 'abc', 'a.csv', '/x', 1, 't', "
+            "'2025-01-01 00:00:00', 'canonical', 2, 2, 0, 0, '{}')"))
+        for i, (row_hash, at) in enumerate([(11, 1_700_000_500), (12, 1_700_000_100)]):
+            conn.execute(sa.text(
+                "INSERT INTO measurement (id, upload_id, city_kode, row_hash, measured_at, "
+                "latitude, longitude, operator, technology, no_service, h3_cell) VALUES "
+                f"({40 + i}, 7, '99.01', {row_hash}, {at}, 1.6, 101.4, 'XL', '4G', false, 0)"))
+    upgrade_database(engine)
+    with engine.begin() as conn:
+        span = conn.execute(sa.text("SELECT measured_from, measured_until, first_row_id, "
+                                    "last_row_id FROM upload WHERE id = 7")).one()
+        assert tuple(span) == (1_700_000_100, 1_700_000_500, 40, 41)
+        kept = conn.execute(sa.text("SELECT id, row_hash FROM measurement ORDER BY id")).all()
+        assert [tuple(r) for r in kept] == [(40, 11), (41, 12)]
+        conn.execute(sa.text(  # no unique index on row_hash any more
+            "INSERT INTO measurement (upload_id, city_kode, row_hash, measured_at, latitude, "
+            "longitude, operator, technology, no_service, h3_cell) VALUES "
+            "(7, '99.01', 11, 1, 1.6, 101.4, 'XL', '4G', false, 0)"))
+    engine.dispose()
+
+
+def test_migration_0004_downgrades(empty_url):
+    from webmap.database import downgrade_database
+
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine)
+    downgrade_database(engine, "0003")
+    inspector = sa.inspect(engine)
+    assert "measured_from" not in {c["name"] for c in inspector.get_columns("upload")}
+    assert any(u["column_names"] == ["row_hash"]
+               for u in inspector.get_unique_constraints("measurement")) or any(
+        i["unique"] and i["column_names"] == ["row_hash"]
+        for i in inspector.get_indexes("measurement"))
+    upgrade_database(engine)
+    engine.dispose()
+
+
+def test_known_hashes_are_sorted_and_unique(city_engine):
+    from webmap.store import measurement_write
+
+    with measurement_write(city_engine, "99.01") as writer:
+        assert writer.known_hashes(0, 2**40).dtype == np.int64
+        assert len(writer.known_hashes(0, 2**40)) == 0

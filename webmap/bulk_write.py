@@ -1,0 +1,336 @@
+"""One write transaction through ADBC: small SQL statements plus Arrow bulk appends, all or nothing.
+
+ADBC appends Arrow record batches at C speed: binary ``COPY`` on PostgreSQL, prepared inserts
+without per-value Python binding on SQLite.  A stream of batches is consumed as it is produced,
+so the database stores chunk *k* while the caller prepares chunk *k + 1* (the two run on
+different cores: the PostgreSQL server, or the SQLite child process below).
+
+* **PostgreSQL**: an ADBC connection in this process.
+* **SQLite**: the ADBC driver links its own copy of the SQLite library, and two SQLite libraries in
+  one process break each other's POSIX file locks (see :mod:`webmap.sqlite_reader`).  So the
+  transaction runs in a child process (:data:`_CHILD`, which imports nothing of the project) that
+  this module drives over a pipe: one JSON line per request, Arrow IPC streams for bulk data, one
+  JSON line per answer.  The child holds the database's write lock (``BEGIN IMMEDIATE``) from
+  the start; if this process dies, the child reads end-of-file and rolls back.
+
+Nothing here knows about measurements; :mod:`webmap.store` writes the SQL.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import pyarrow as pa
+from sqlalchemy.engine import Engine
+
+from geo.errors import PetakotaError
+
+
+class BulkWriteError(PetakotaError):
+    """The database refused a bulk write (the transaction was rolled back)."""
+
+
+class BulkTransaction:
+    """A write transaction; subclasses talk to one kind of database.
+
+    ``dialect`` is ``"sqlite"`` or ``"postgresql"`` (placeholders are ``?`` and ``$1`` in the
+    SQL given to :meth:`execute` and :meth:`fetch_arrow`).
+    """
+
+    dialect: str
+
+    def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run one statement; return its rows (empty when it returns none)."""
+        raise NotImplementedError
+
+    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
+        """Run one query; return its result as an Arrow table."""
+        raise NotImplementedError
+
+    def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+        """Append the batches (consumed lazily, one at a time) to ``table``; return the rows."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """Make everything written so far permanent."""
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        """Abandon the transaction (also what happens if this process dies)."""
+        raise NotImplementedError
+
+    def placeholder(self, number: int) -> str:
+        """The placeholder of the ``number``-th parameter (1-based) in this dialect's SQL."""
+        return "?" if self.dialect == "sqlite" else f"${number}"
+
+
+@contextmanager
+def bulk_transaction(engine: Engine) -> Iterator[BulkTransaction]:
+    """Open a write transaction on the engine's database; roll back unless committed."""
+    transaction = (_PostgresTransaction(engine) if engine.dialect.name == "postgresql"
+                   else _SqliteTransaction(engine))
+    try:
+        yield transaction
+    except BaseException:
+        transaction.rollback()
+        raise
+    transaction.rollback()  # no-op after a commit
+
+
+# --- PostgreSQL: ADBC in this process ------------------------------------------------------------
+
+class _PostgresTransaction(BulkTransaction):
+    dialect = "postgresql"
+
+    def __init__(self, engine: Engine) -> None:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            self._conn = adbc_pg.connect(url)
+        except Exception as error:
+            raise BulkWriteError(f"Cannot connect to PostgreSQL for a bulk write: "
+                                 f"{_one_line(error)}") from error
+        self._cursor = self._conn.cursor()
+        self._open = True
+
+    def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        self._run(sql, params)
+        return list(self._cursor.fetchall()) if self._cursor.description else []
+
+    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
+        self._run(sql, params)
+        return self._cursor.fetch_arrow_table()
+
+    def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+        failures: list[BaseException] = []
+        reader = pa.RecordBatchReader.from_batches(schema, _noting_failure(batches, failures))
+        try:
+            return int(self._cursor.adbc_ingest(table, reader, mode="append"))
+        except Exception as error:
+            if failures:  # the caller's own error while preparing a batch, not the database's
+                raise failures[0] from None
+            raise BulkWriteError(f"Writing to {table} failed: {_one_line(error)}") from error
+
+    def commit(self) -> None:
+        self._conn.commit()
+        self._close()
+
+    def rollback(self) -> None:
+        if self._open:
+            self._conn.rollback()
+            self._close()
+
+    def _run(self, sql: str, params: tuple) -> None:
+        try:
+            self._cursor.execute(sql, params or None)
+        except Exception as error:
+            raise BulkWriteError(f"{_one_line(error)} (in: {' '.join(sql.split())[:200]})"
+                                 ) from error
+
+    def _close(self) -> None:
+        self._open = False
+        self._cursor.close()
+        self._conn.close()
+
+
+# --- SQLite: ADBC in a child process -------------------------------------------------------------
+
+#: The child: database path as argument; requests on stdin, answers on stdout.  A request is a
+#: JSON line {"op": "execute" | "fetch" | "append" | "commit", ...}; "append" is followed by an
+#: Arrow IPC stream of the rows.  An answer is a JSON line {"rows": [...]} / {"count": n} /
+#: {"error": "..."}; "fetch" answers are followed by an Arrow IPC stream.  After "commit" the
+#: child checkpoints the write-ahead log and exits; at end-of-file it rolls back and exits.
+_CHILD = r"""
+import json, sys
+import adbc_driver_sqlite.dbapi as adbc_sqlite
+import pyarrow as pa
+source, sink = sys.stdin.buffer, sys.stdout.buffer
+
+def answer(message):
+    sink.write(json.dumps(message).encode() + b"\n")
+    sink.flush()
+
+def plain(value):
+    return value if value is None or isinstance(value, (int, float, str)) else str(value)
+
+conn = adbc_sqlite.connect(sys.argv[1], autocommit=True)
+cursor = conn.cursor()
+try:
+    # No checkpoint inside COMMIT (the caller would wait for it): the child checkpoints after
+    # it has answered.
+    for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON",
+                   "cache_size=-65536", "wal_autocheckpoint=0"):
+        cursor.execute("PRAGMA " + pragma)
+    cursor.execute("BEGIN IMMEDIATE")
+    answer({"ready": True})
+except Exception as error:
+    answer({"error": " ".join(str(error).split())})
+    sys.exit(1)
+committed = False
+for line in source:
+    request = json.loads(line)
+    op = request["op"]
+    try:
+        if op == "append":
+            count = cursor.adbc_ingest(request["table"], pa.ipc.open_stream(source),
+                                       mode="append")
+            answer({"count": int(count)})
+        elif op == "commit":
+            cursor.execute("COMMIT")
+            committed = True
+            answer({"committed": True})
+            break
+        else:
+            cursor.execute(request["sql"], request.get("params") or None)
+            if op == "fetch":
+                table = cursor.fetch_arrow_table()
+                answer({"fetched": table.num_rows})
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                sink.flush()
+            else:
+                rows = cursor.fetchall() if cursor.description else []
+                answer({"rows": [[plain(v) for v in row] for row in rows]})
+    except Exception as error:
+        answer({"error": " ".join(str(error).split())})
+        break
+if committed:
+    sink.close()
+    try:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.fetchall()
+    except Exception:
+        pass
+else:
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception:
+        pass
+cursor.close()
+conn.close()
+"""
+
+
+class _SqliteTransaction(BulkTransaction):
+    dialect = "sqlite"
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file::memory:"):
+            raise BulkWriteError("Bulk writes need a SQLite database file; an in-memory "
+                                 "database cannot be shared. Set DATABASE_URL to "
+                                 "sqlite:///path/to/file.db.")
+        self._database = database
+        self._child = subprocess.Popen([sys.executable, "-c", _CHILD, database],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+        _widen_pipe(self._child.stdin)
+        self._open = True
+        self._ready = False
+
+    def _stdin(self) -> IO[bytes]:
+        if not self._ready:  # the child imports and takes the write lock meanwhile
+            self._answer()
+            self._ready = True
+        assert self._child.stdin is not None
+        return self._child.stdin
+
+    def _send(self, request: dict[str, Any]) -> IO[bytes]:
+        stdin = self._stdin()
+        try:
+            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            self._answer()  # raises with the child's message
+        return stdin
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._child.stdout is not None
+        line = self._child.stdout.readline()
+        if not line:
+            self._fail("the writer process ended unexpectedly")
+        message = json.loads(line)
+        if "error" in message:
+            self._fail(message["error"])
+        return message
+
+    def _fail(self, detail: str) -> None:
+        self._open = False
+        self._child.kill()
+        stderr = self._child.stderr.read().decode(errors="replace") if self._child.stderr else ""
+        self._end()
+        tail = " ".join(stderr.split())[-300:]
+        raise BulkWriteError(f"Writing to {self._database} failed: {detail}"
+                             + (f" ({tail})" if tail and tail not in detail else ""))
+
+    def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        self._send({"op": "execute", "sql": sql, "params": list(params)})
+        return [tuple(row) for row in self._answer()["rows"]]
+
+    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
+        self._send({"op": "fetch", "sql": sql, "params": list(params)})
+        self._answer()
+        return pa.ipc.open_stream(self._child.stdout).read_all()
+
+    def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+        stdin = self._send({"op": "append", "table": table})
+        try:
+            with pa.ipc.new_stream(stdin, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+            stdin.flush()
+        except BrokenPipeError:
+            pass  # the child stopped reading: its answer says why
+        return int(self._answer()["count"])
+
+    def commit(self) -> None:
+        self._send({"op": "commit"})
+        self._answer()
+        self._open = False
+        # The child now checkpoints the write-ahead log and exits; reap it in the background.
+        threading.Thread(target=self._end, daemon=True).start()
+
+    def rollback(self) -> None:
+        if self._open:
+            self._open = False
+            self._end()  # end-of-file: the child rolls back
+
+    def _end(self) -> None:
+        """Close our ends of the pipes and wait for the child to exit."""
+        for stream in (self._child.stdin, self._child.stdout, self._child.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._child.wait()
+
+
+def _widen_pipe(stream: IO[bytes] | None) -> None:
+    """Give the pipe to the child a 1 MiB buffer (Linux; 64 KiB by default): fewer switches."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def _noting_failure(batches: Iterable[pa.RecordBatch], failures: list[BaseException]
+                    ) -> Iterator[pa.RecordBatch]:
+    """The batches; an exception raised while producing them is noted before it propagates."""
+    try:
+        yield from batches
+    except BaseException as error:
+        failures.append(error)
+        raise
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
