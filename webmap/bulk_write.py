@@ -29,6 +29,7 @@ import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from geo.errors import PetakotaError
+from webmap.sqlite_reader import database_file
 
 
 class BulkWriteError(PetakotaError):
@@ -221,11 +222,7 @@ class _SqliteTransaction(BulkTransaction):
     dialect = "sqlite"
 
     def __init__(self, engine: Engine) -> None:
-        database = engine.url.database
-        if not database or database == ":memory:" or database.startswith("file::memory:"):
-            raise BulkWriteError("Bulk writes need a SQLite database file; an in-memory "
-                                 "database cannot be shared. Set DATABASE_URL to "
-                                 "sqlite:///path/to/file.db.")
+        database = database_file(engine.url.database, "Bulk writes", BulkWriteError)
         self._database = database
         self._child = subprocess.Popen([sys.executable, "-c", _CHILD, database],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -244,8 +244,8 @@ class _MeasurementChunks:
         order = None if in_order else np.argsort(times, kind="stable")
         for start in range(0, len(times), self.chunk_rows):
             stop = min(start + self.chunk_rows, len(times))
-            rows = np.arange(start, stop) if order is None else order[start:stop]
-            chunk = self.frame.iloc[start:stop] if order is None else self.frame.iloc[rows]
+            rows = slice(start, stop) if order is None else order[start:stop]
+            chunk = self.frame.iloc[rows]
             where = self.index.positions(chunk["longitude"].to_numpy(),
                                          chunk["latitude"].to_numpy())
             self.positions[rows] = where

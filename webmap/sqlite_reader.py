@@ -40,11 +40,18 @@ class SQLiteReadError(PetakotaError):
     """The child process could not read the database."""
 
 
+def database_file(database: str | None, purpose: str,
+                  error: type[PetakotaError] = SQLiteReadError) -> str:
+    """The SQLite file a child process can open, or ``error`` saying how to configure one."""
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        raise error(f"{purpose} need a SQLite database file; an in-memory database cannot be "
+                    "shared. Set DATABASE_URL to sqlite:///path/to/file.db.")
+    return database
+
+
 def read_arrow(database: str | None, sql: str) -> pa.Table:
     """Run the query ``sql`` on the SQLite file ``database``; the result as an Arrow table."""
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
-        raise SQLiteReadError("Bulk reads need a SQLite database file; an in-memory database "
-                              "cannot be shared. Set DATABASE_URL to sqlite:///path/to/file.db.")
+    database = database_file(database, "Bulk reads")
     child = subprocess.run([sys.executable, "-c", _CHILD, database], input=sql.encode(),
                            capture_output=True, check=False)
     if child.returncode != 0:

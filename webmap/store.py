@@ -39,11 +39,6 @@ from webmap.models import (
 )
 from webmap.sqlite_reader import read_arrow
 
-MEASUREMENT_COLUMNS = [
-    "upload_id", "city_kode", "row_hash", "measured_at", "latitude", "longitude", "operator",
-    "technology", "signal_dbm", "no_service", "download_mbps", "upload_mbps", "latency_ms",
-    "accuracy_m", "device_id", "kelurahan_kode", "h3_cell",
-]
 FACILITY_COLUMNS = [
     "city_kode", "upload_id", "dedup_key", "type", "nama", "status", "operator", "capacity",
     "range_m", "samples", "source", "external_id", "latitude", "longitude", "kelurahan_kode",
@@ -179,8 +174,13 @@ def insert_upload(conn: Connection, **values: Any) -> int:
 def finish_upload(conn: Connection, upload_id: int, report: dict[str, Any]) -> None:
     """Store an upload's counts and full report."""
     table = Upload.__table__
-    counts = {k: int(report[k]) for k in ("rows", "accepted", "rejected", "duplicates")}
-    conn.execute(sa.update(table).where(table.c.id == upload_id).values(report=report, **counts))
+    conn.execute(sa.update(table).where(table.c.id == upload_id)
+                 .values(report=report, **_upload_counts(report)))
+
+
+def _upload_counts(report: dict[str, Any]) -> dict[str, int]:
+    """The counts an upload row keeps from its report."""
+    return {name: int(report[name]) for name in ("rows", "accepted", "rejected", "duplicates")}
 
 
 def measurement_count(conn: Connection, city_kode: str) -> int:
@@ -269,9 +269,7 @@ class MeasurementWrite:
                       measured_from: int | None, measured_until: int | None) -> None:
         """Store the upload's counts, report, time span and the id range of its rows."""
         first, last = self._row_id_range(upload_id) if report["accepted"] else (None, None)
-        values = {name: int(report[name]) for name in ("rows", "accepted", "rejected",
-                                                       "duplicates")}
-        values |= {"report": report, "first_row_id": first, "last_row_id": last,
+        values = _upload_counts(report) | {"report": report, "first_row_id": first, "last_row_id": last,
                    "measured_from": measured_from, "measured_until": measured_until}
         names = list(values)
         sets = ", ".join(f"{n} = {self._cast(i + 1, n)}" for i, n in enumerate(names))
@@ -393,10 +391,6 @@ def _csv_bytes(chunk: pd.DataFrame) -> bytes:
 def _utcnow() -> Any:
     from datetime import UTC, datetime
     return datetime.now(UTC)
-
-
-MEASUREMENT_TABLE = Measurement.__table__
-FACILITY_TABLE = Facility.__table__
 
 
 # --- reading for analysis ----------------------------------------------------------------------------
