@@ -21,8 +21,11 @@ translations: $(VENV)/.runtime
 	$(BIN)/pybabel update --no-fuzzy-matching -i webmap/translations/messages.pot \
 		-d webmap/translations -D messages
 
+# Debian's python3 has no ensurepip (so no `-m venv`) without python3-venv: install it first.
+# A failed `-m venv` leaves a half-made .venv/bin/python behind; remove it so the next make retries.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || PYTHON=$(PYTHON) bash scripts/install_system_deps.sh
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
@@ -31,7 +34,7 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 
 # Leaflet, Folium plugins and all browser assets, from the npm registry, served by the app itself.
 webmap/static/vendor/.stamp: webmap/assets/package.json webmap/assets/package-lock.json scripts/vendor_assets.py | $(BIN)/python
-	@command -v npm >/dev/null || bash scripts/install_system_deps.sh
+	@command -v npm >/dev/null || PYTHON=$(PYTHON) bash scripts/install_system_deps.sh
 	$(BIN)/python scripts/vendor_assets.py
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
@@ -43,15 +46,15 @@ run: $(VENV)/.runtime webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/flask --app webmap run --host $(HOST) --port $(PORT)
 
 system-deps:
-	@bash scripts/install_system_deps.sh
+	@PYTHON=$(PYTHON) bash scripts/install_system_deps.sh
 
-test: $(VENV)/.dev system-deps webmap/static/vendor/.stamp $(CATALOG).mo
+test: system-deps $(VENV)/.dev webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/python -m pytest
 
 demo-data: $(VENV)/.runtime
 	$(BIN)/python scripts/make_demo_city.py
 
-bench: $(VENV)/.dev webmap/static/vendor/.stamp $(CATALOG).mo
+bench: system-deps $(VENV)/.dev webmap/static/vendor/.stamp $(CATALOG).mo
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_web.py
 

@@ -46,6 +46,7 @@ __all__ = [
     "TileBatch",
     "detect_format",
     "read_measurements",
+    "ookla_period",
     "read_ookla_tiles",
     "template_csv",
 ]
@@ -460,7 +461,9 @@ def read_ookla_tiles(
         CSV with ``quadkey``, ``tile`` (WKT polygon, optional), ``avg_d_kbps``, ``avg_u_kbps``,
         ``avg_lat_ms``, ``tests`` and ``devices``; other columns are ignored.
     period
-        Label stored with every tile, e.g. ``"2022-Q3"``.
+        The quarter (or month, or year) the tiles describe, stored with every tile; written
+        ``2022-Q3``, ``2022Q3``, ``2022-07`` or ``2022`` and kept as ``2022-Q3``, ``2022-07``,
+        ``2022`` (see :func:`ookla_period`).
     source_name
         Name to report instead of the file name.
 
@@ -474,13 +477,40 @@ def read_ookla_tiles(
     Raises
     ------
     InputFileError
-        If the file cannot be read or lacks a required column.
+        If the file cannot be read, lacks a required column, or ``period`` is not a period.
     """
+    period = ookla_period(period)
     raw = _read_table(path, source_name=source_name)
     names = _resolve_columns(raw, {c: (c,) for c in (*OOKLA_COLUMNS, "tile")}, OOKLA_COLUMNS)
     values, findings = _parse_tiles(raw, names)
     frame = _tile_frame(values, raw.rows, ~findings.rejected(), period)
     return TileBatch(**_batch_parts("ookla", raw, findings, frame))
+
+
+def ookla_period(label: str | None) -> str | None:
+    """The one spelling of an Ookla period label: ``2022-Q3``, ``2022-07`` or ``2022``.
+
+    Accepts ``2022-Q3``, ``2022Q3``, ``2022 q3``, ``2022-07`` and ``2022``; ``None`` or blank
+    gives ``None`` (no period).  The same quarter written two ways is then one period.
+
+    Raises
+    ------
+    InputFileError
+        If the label is not a quarter, a month or a year.
+    """
+    text = (label or "").strip()
+    if not text:
+        return None
+    quarter = re.fullmatch(r"(\d{4})\s*-?\s*[Qq]([1-4])", text)
+    if quarter:
+        return f"{quarter[1]}-Q{quarter[2]}"
+    month = re.fullmatch(r"(\d{4})-?(0[1-9]|1[0-2])", text)
+    if month:
+        return f"{month[1]}-{month[2]}"
+    if re.fullmatch(r"\d{4}", text):
+        return text
+    raise InputFileError(f"Ookla period '{text[:40]}' is not understood: write the quarter the "
+                         "tiles describe as 2022-Q3 (or a month as 2022-07, or a year as 2022).")
 
 
 def detect_format(columns: list[str], *, source: str | None = None) -> str:

@@ -176,8 +176,12 @@ def create_user(env: dict[str, str], username: str, role: str, *extra: str) -> N
                stdin=PASSWORD + "\n")
 
 
-def prepare_instance(options: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
-    """Instance folder, database with the demo city and ``--rows`` measurements, the planner."""
+def prepare_instance(options: argparse.Namespace, database_url: str | None,
+                     kelurahan: list[dict[str, Any]]) -> dict[str, Any]:
+    """Instance folder, database with the demo city and ``--rows`` measurements, the planner.
+
+    ``kelurahan`` are the properties of the demo city's kelurahan (:func:`_kelurahan`).
+    """
     instance = OUT / "instance"
     if instance.exists() and not options.reuse:
         shutil.rmtree(instance)
@@ -197,7 +201,7 @@ def prepare_instance(options: argparse.Namespace, database_url: str | None) -> d
     _flask(env, "load-demo", "--if-empty", "--measurements", str(options.rows))
     load_s = time.perf_counter() - started
     # Accounts are created before gunicorn starts: see "SQLite and ADBC" in docs/benchmarks.md.
-    kode = options.kelurahan or _largest_kelurahan()
+    kode = options.kelurahan or _largest_kelurahan(kelurahan)
     create_user(env, PLANNER, "perencana")
     create_user(env, LURAH, "lurah", "--kelurahan", kode)
     return {"env": env, "load_s": load_s, "database": _redacted(env["DATABASE_URL"]),
@@ -241,12 +245,13 @@ class Gunicorn:
                         "webmap:create_app()"]
         self.env = env
         self.process: subprocess.Popen | None = None
+        self.log_file: Any = None  # gunicorn's output, open while it runs
 
     def start(self, timeout: float = 60.0) -> Gunicorn:
         """Start gunicorn and wait until ``/login`` answers."""
         self.access_path.unlink(missing_ok=True)
-        log_file = self.log_path.open("w")
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log_file,
+        self.log_file = self.log_path.open("w")
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log_file,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -310,15 +315,20 @@ class Gunicorn:
         return sizes
 
     def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL of the process group after 30 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
+        """SIGTERM (graceful), then SIGKILL of the process group after 30 s; closes the log."""
         try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            if self.process is None or self.process.poll() is not None:
+                return
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        finally:
+            if self.log_file is not None:
+                self.log_file.close()
+                self.log_file = None
 
 
 # --- latency --------------------------------------------------------------------------------------
@@ -421,10 +431,14 @@ def _is_tile_template(url: str) -> bool:
     return "{z}" in url or "{x}" in url
 
 
-def page_bytes(client: Client, path: str) -> dict[str, Any]:
-    """The page and every same-origin resource it loads (recursively through CSS), as sent."""
+def page_bytes(client: Client, path: str, page: Response | None = None) -> dict[str, Any]:
+    """The page and every same-origin resource it loads (recursively through CSS), as sent.
+
+    ``page`` is the page's answer when already fetched (otherwise it is fetched here).
+    """
     origin = urllib.parse.urlsplit(client.base).netloc
-    page = client.ok(path)
+    if page is None:
+        page = client.ok(path)
     assets: dict[str, int] = {}
     gzip_sizes: dict[str, int] = {}
     external: set[str] = set()
@@ -609,14 +623,15 @@ def _kelurahan() -> list[dict[str, Any]]:
     return [f["properties"] for f in json.loads(BOUNDARIES.read_text())["features"]]
 
 
-def _largest_kelurahan() -> str:
+def _largest_kelurahan(kelurahan: list[dict[str, Any]]) -> str:
     """The kelurahan of largest area: the most H3 cells, so about the largest page."""
-    return max(_kelurahan(), key=lambda k: k["area_km2"])["kode"]
+    return max(kelurahan, key=lambda k: k["area_km2"])["kode"]
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
     """Set up the database, start gunicorn, measure; always stop the servers started here."""
     OUT.mkdir(parents=True, exist_ok=True)
+    kelurahan = _kelurahan()  # the demo city's boundary file, parsed once
     postgis = None
     database_url = options.database_url
     if options.postgis:
@@ -627,11 +642,12 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         database_url = postgis.url("bench_web")
     server = None
     try:
-        setup = prepare_instance(options, database_url)
+        setup = prepare_instance(options, database_url, kelurahan)
         log(f"{setup['measurements']:,} measurements in the database "
             f"(set-up {setup['load_s']:.0f} s); starting gunicorn ...")
-        server = Gunicorn(setup["env"], options.workers, options.threads).start()
-        return measure(options, setup, server)
+        server = Gunicorn(setup["env"], options.workers, options.threads)
+        server.start()  # stopped below even when it never became ready
+        return measure(options, setup, server, sorted(k["kode"] for k in kelurahan))
     finally:
         if server is not None:
             server.stop()
@@ -639,9 +655,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             postgis.stop()
 
 
-def measure(options: argparse.Namespace, setup: dict[str, Any], server: Gunicorn
-            ) -> dict[str, Any]:
-    """All measurements against a running server."""
+def measure(options: argparse.Namespace, setup: dict[str, Any], server: Gunicorn,
+            codes: list[str]) -> dict[str, Any]:
+    """All measurements against a running server; ``codes``: every kelurahan of the city."""
     base = server.base
     load_before = os.getloadavg()
     planner, lurah = Client(base), Client(base)
@@ -653,7 +669,7 @@ def measure(options: argparse.Namespace, setup: dict[str, Any], server: Gunicorn
             "kelurahan": warm_up(server, planner, pages["kelurahan"]),
             "kelurahan_lurah": warm_up(server, lurah, pages["kelurahan"])}
     log("every kelurahan page once ...")
-    kelurahan_pages = all_kelurahan_pages(planner, sorted(k["kode"] for k in _kelurahan()))
+    kelurahan_pages = all_kelurahan_pages(planner, codes)
 
     log(f"warm latency: {options.requests} sequential requests per page ...")
     latency = {"login_form_baseline": sequential(server, Client(base), "/login",
@@ -665,8 +681,9 @@ def measure(options: argparse.Namespace, setup: dict[str, Any], server: Gunicorn
                "kelurahan_lurah": sequential(server, lurah, pages["kelurahan"],
                                              options.requests)}
     log("bytes ...")
-    transfer = {name: page_bytes(planner, path) for name, path in pages.items()}
-    breakdown = {name: html_breakdown(planner.ok(path).text()) for name, path in pages.items()}
+    fetched = {name: planner.ok(path) for name, path in pages.items()}  # each page once
+    transfer = {name: page_bytes(planner, path, fetched[name]) for name, path in pages.items()}
+    breakdown = {name: html_breakdown(fetched[name].text()) for name in pages}
     browser = None if options.no_browser else browser_bytes(base, planner.jar, pages)
     log(f"{options.clients} concurrent clients x {options.per_client} x {len(pages)} pages ...")
     concurrency = load_test(base, pages, options.clients, options.per_client)

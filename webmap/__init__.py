@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from webmap import (admin, api, auth, cli, cli_users, dashboard, db, errors, facility_pages,
-                        home, i18n, pages, uploads)
+                        home, i18n, overviews, pages, uploads)
 
     db.init_app(app)
     # Compressed responses (zstd/br/gzip as the browser accepts): map pages are mostly GeoJSON
@@ -58,6 +58,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(facility_pages.bp)
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["filter_args"] = overviews.filter_args
+    app.jinja_env.filters["status_label"] = pages.status_label
     return app
 
 

@@ -27,6 +27,9 @@ MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 #: Attempts older than this are deleted when a new one is recorded.
 ATTEMPT_RETENTION = timedelta(days=1)
+#: A token's ``last_used_at`` is rewritten only when older than this, so that API reads do not
+#: each write to the database.
+TOKEN_USE_RESOLUTION = timedelta(hours=1)
 # Checked against when the username is unknown, so that both paths take the same time.
 _DUMMY_HASH = generate_password_hash("petakota-dummy-password", method="scrypt")
 
@@ -36,11 +39,15 @@ class AccountError(PetakotaError):
 
 
 class LoginThrottledError(PetakotaError):
-    """Too many failed sign-ins for this username or address: try again after ``until``."""
+    """Too many failed sign-ins for this username or address: try again after ``until``.
 
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
+    ``minutes`` is the wait from ``now`` in whole minutes, rounded up (at least 1).
+    """
+
+    def __init__(self, until: datetime, *, now: datetime) -> None:
         self.until = until
+        self.minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+        super().__init__(f"Too many failed sign-ins: try again in {self.minutes} minutes.")
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ def create_user(engine: Engine, *, username: str, password: str, role: str,
                 kecamatan_kode: str | None = None) -> User:
     """Validate and store a new user; lurah/camat codes must exist in the city's boundaries.
 
-    ``city_kode`` may be omitted for a non-admin when the database holds exactly one city.
+    ``city_kode`` may be omitted for a non-admin when the database holds exactly one city; an
+    admin sees every city and must not be given one.
 
     Raises
     ------
@@ -152,9 +160,7 @@ def authenticate(engine: Engine, username: str, password: str, *, ip: str | None
     username = normalize_username(username)[:80]
     until = throttled_until(engine, username=username, ip=ip, policy=policy, now=now)
     if until is not None:
-        minutes = max(1, int((until - now).total_seconds() // 60) + 1)
-        raise LoginThrottledError(
-            f"Too many failed sign-ins: try again in {minutes} minutes.", until)
+        raise LoginThrottledError(until, now=now)
     with engine.begin() as conn:
         row = conn.execute(sa.select(UserAccount.__table__)
                            .where(UserAccount.username == username)).mappings().first()
@@ -260,20 +266,30 @@ def list_tokens(engine: Engine, username: str | None = None) -> list[dict[str, A
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def find_user_by_token(engine: Engine, token: str) -> User | None:
-    """The active user owning this unrevoked token (recording its use), or None."""
+def find_user_by_token(engine: Engine, token: str, *, now: datetime | None = None
+                       ) -> User | None:
+    """The active user owning this unrevoked token, or None.
+
+    The token's ``last_used_at`` is recorded when it is unset or older than
+    :data:`TOKEN_USE_RESOLUTION`; other requests only read.
+    """
+    now = now or _utcnow()
     tokens, users = ApiToken.__table__, UserAccount.__table__
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         row = conn.execute(
-            sa.select(users, tokens.c.id.label("token_id"))
+            sa.select(users, tokens.c.id.label("token_id"),
+                      tokens.c.last_used_at.label("token_last_used_at"))
             .join(tokens, tokens.c.user_id == users.c.id)
             .where(tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None),
                    users.c.active.is_(True))
         ).mappings().first()
         if row is None:
             return None
-        conn.execute(sa.update(tokens).where(tokens.c.id == row["token_id"])
-                     .values(last_used_at=_utcnow()))
+        last_used = row["token_last_used_at"]
+        if last_used is None or _aware(last_used) <= now - TOKEN_USE_RESOLUTION:
+            conn.execute(sa.update(tokens).where(tokens.c.id == row["token_id"])
+                         .values(last_used_at=now))
+            conn.commit()
     return _user(row)
 
 
@@ -287,7 +303,11 @@ def _validated_user(conn: Connection, *, username: str, password: str, role: str
     if role not in ROLES:
         problems.append(Problem(f"unknown role; choose one of {', '.join(ROLES)}",
                                 column="role", value=role))
-    if role != "admin" or city_kode is not None:
+    if role == "admin" and city_kode is not None:
+        problems.append(Problem("only non-admins have a city; an admin sees every city",
+                                column="city", value=city_kode))
+        city_kode = None
+    elif role != "admin":
         try:
             city_kode = store.get_city(conn, city_kode)["kode"]
         except NotFoundError as error:

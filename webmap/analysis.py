@@ -86,20 +86,37 @@ def load_city_data(engine: Engine, city_kode: str | None, *, as_of: datetime | N
     return CityData(city, kelurahan, measurements, tiles, city.get("population_raster"))
 
 
-def coverage_tables(data: CityData, *, operator: str | None = None,
-                    as_of: datetime | None = None,
-                    thresholds: SignalThresholds | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """H3 cell statistics and per-kelurahan statistics of a city (for one operator or "any")."""
-    cells = coverage.aggregate_cells(data.measurements, as_of=as_of, thresholds=thresholds,
-                                     ookla_tiles=data.ookla_tiles if len(data.ookla_tiles) else
-                                     None)
-    chosen = operator or coverage.ANY_OPERATOR
-    if operator and operator not in set(cells["operator"]):
-        known = sorted(set(cells["operator"]) - {coverage.ANY_OPERATOR})
+def all_cells(data: CityData, *, as_of: datetime | None = None,
+              thresholds: SignalThresholds | None = None) -> pd.DataFrame:
+    """H3 cell statistics per operator and "any" (with the Ookla tiles as evidence)."""
+    return coverage.aggregate_cells(data.measurements, as_of=as_of, thresholds=thresholds,
+                                    ookla_tiles=data.ookla_tiles if len(data.ookla_tiles) else
+                                    None)
+
+
+def _check_operator(operator: str, measured: set[str], data: CityData) -> None:
+    if operator not in measured | {coverage.ANY_OPERATOR}:
+        known = sorted(measured - {coverage.ANY_OPERATOR, ""})
         raise NotFoundError(f"No measurements of operator '{operator}' in {data.city['nama']} "
                             f"(operators measured: {', '.join(known) or 'none'}).")
-    cells = cells[cells["operator"] == chosen].reset_index(drop=True)
+
+
+def coverage_tables(data: CityData, *, operator: str | None = None,
+                    as_of: datetime | None = None,
+                    thresholds: SignalThresholds | None = None,
+                    cells: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """H3 cell statistics and per-kelurahan statistics of a city (for one operator or "any").
+
+    ``cells`` are those of :func:`all_cells` when the caller has them already.
+    """
+    if operator:  # before the expensive part
+        _check_operator(operator, set(data.measurements["operator"]), data)
+    if cells is None:
+        cells = all_cells(data, as_of=as_of, thresholds=thresholds)
+    if operator:
+        _check_operator(operator, set(cells["operator"]), data)
+    cells = cells[cells["operator"] == (operator or coverage.ANY_OPERATOR)].reset_index(drop=True)
     stats = coverage.kelurahan_stats(data.kelurahan, cells, population=data.population)
     return cells, stats
 
@@ -108,9 +125,12 @@ def coverage_report(data: CityData, *, operator: str | None = None,
                     as_of: datetime | None = None,
                     thresholds: SignalThresholds | None = None) -> dict[str, Any]:
     """The per-kelurahan coverage answer as plain JSON-ready data."""
-    cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
+    every = all_cells(data, as_of=as_of, thresholds=thresholds)
+    cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds,
+                                   cells=every)
     return {
-        "operator_breakdown": operator_breakdown(data, as_of=as_of, thresholds=thresholds),
+        "operator_breakdown": operator_breakdown(data, as_of=as_of, thresholds=thresholds,
+                                                 cells=every),
         "city": data.city["kode"], "nama": data.city["nama"],
         "boundary_version": data.boundary_version,
         "operator": operator or coverage.ANY_OPERATOR,
@@ -127,9 +147,14 @@ BREAKDOWN_COLUMNS = ["kode", "operator", "status", "blank_cells", "weak_cells", 
 
 
 def operator_breakdown(data: CityData, *, as_of: datetime | None = None,
-                       thresholds: SignalThresholds | None = None) -> list[dict[str, Any]]:
-    """Per kelurahan and operator: status and cells ("which operator must build here")."""
-    cells = coverage.aggregate_cells(data.measurements, as_of=as_of, thresholds=thresholds)
+                       thresholds: SignalThresholds | None = None,
+                       cells: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Per kelurahan and operator: status and cells ("which operator must build here").
+
+    ``cells`` are those of :func:`all_cells` when the caller has them already.
+    """
+    if cells is None:
+        cells = all_cells(data, as_of=as_of, thresholds=thresholds)
     if cells.empty:
         return []
     table = coverage.kelurahan_operator_stats(data.kelurahan, cells)
@@ -389,8 +414,7 @@ def kelurahan_overview(overview: CityOverview, kode: str) -> dict[str, Any]:
         blank = blank[blank["kelurahan"].astype(str).str.contains(kode, regex=False)]
     facilities = overview.facilities[overview.facilities["kelurahan_kode"] == kode]
     return {"row": rows, "stats": records(rows)[0], "blank_spots": blank,
-            "facilities": facilities,
-            "cells": overview.cells[overview.cells["kelurahan_kode"] == kode]}
+            "facilities": facilities}
 
 
 def overview_trend(overview: CityOverview) -> pd.DataFrame:

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 import geopandas as gpd
@@ -18,20 +17,20 @@ import geopandas as gpd
 from geo.errors import InputFileError
 from webmap import analysis
 from webmap.db import get_engine
-from webmap.models import Upload
 from webmap.overviews import request_filters, request_overview
 from webmap.permissions import (
+    ALL_ROLES,
+    CITY_ROLES,
     ForbiddenError,
-    can_view_kelurahan,
     current_scope,
     require_kelurahan_access,
     require_role,
+    visible_kelurahan,
 )
+from webmap.uploads import uploads_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-ALL_ROLES = ("admin", "perencana", "tim_lapangan", "lurah", "camat")
-CITY_ROLES = ("admin", "perencana", "tim_lapangan")
 MAX_PER_PAGE = 1000
 
 
@@ -57,13 +56,10 @@ def _paginated(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "items": rows[start:start + per_page]}
 
 
-def _visible(stats: pd.DataFrame) -> pd.DataFrame:
-    """The kelurahan rows the caller may see."""
-    scope = current_scope()
-    kecamatan = stats["kode"].str.rsplit(".", n=1).str[0]
-    keep = [can_view_kelurahan(scope, kode, kec) for kode, kec in zip(stats["kode"], kecamatan,
-                                                                       strict=True)]
-    return stats[keep]
+def _visible(overview: analysis.CityOverview) -> pd.DataFrame:
+    """The kelurahan statistics rows the caller may see."""
+    codes = visible_kelurahan(current_scope(), overview.data.kelurahan)["kode"]
+    return overview.stats[overview.stats["kode"].isin(set(codes))]
 
 
 @bp.get("/kelurahan")
@@ -71,7 +67,7 @@ def _visible(stats: pd.DataFrame) -> pd.DataFrame:
 def kelurahan_list():
     """Kelurahan with their coverage figures (only the caller's area for lurah/camat)."""
     _, overview = request_overview()
-    rows = analysis.records(_visible(overview.stats))
+    rows = analysis.records(_visible(overview))
     return jsonify({"city": overview.data.city["kode"],
                     "boundary_version": overview.data.boundary_version, **_paginated(rows)})
 
@@ -127,7 +123,7 @@ def facilities():
         table = table[table["kelurahan_kode"] == request.args["kelurahan"]]
     scope = current_scope()
     if scope and scope.role in ("lurah", "camat"):
-        codes = set(_visible(overview.stats)["kode"])
+        codes = set(_visible(overview)["kode"])
         table = table[table["kelurahan_kode"].isin(codes)]
     return _geojson(table)
 
@@ -145,17 +141,11 @@ def progress():
 @require_role(*CITY_ROLES)
 def uploads():
     """Uploads of the city, newest first (a field team sees its own only)."""
-    scope = current_scope()
-    table = Upload.__table__
-    query = sa.select(table.c.id, table.c.kind, table.c.original_name, table.c.format,
-                      table.c.uploaded_by, table.c.uploaded_at, table.c.rows, table.c.accepted,
-                      table.c.rejected, table.c.duplicates).order_by(table.c.id.desc())
-    if scope.city_kode:
-        query = query.where(table.c.city_kode == scope.city_kode)
-    if scope.role == "tim_lapangan":
-        query = query.where(table.c.uploaded_by == scope.username)
-    with get_engine().connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
+    query = uploads_query(current_scope())
+    rows = []
+    if query is not None:
+        with get_engine().connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
     return jsonify(_paginated([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                                 for k, v in row.items()} for row in rows]))
 

@@ -42,6 +42,13 @@ def safe_name(name: str) -> str:
     return cleaned[:120] or "upload"
 
 
+def client_file_name(filename: str, default: str) -> str:
+    """The name a client sent for an uploaded file, without any folder part (browsers on Windows
+    may send one), at most 200 characters; ``default`` when empty."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[:200] or default
+
+
 def archive_file(source: Path, archive_dir: Path, *, original_name: str | None = None,
                  uploaded_by: str | None = None) -> ArchivedFile:
     """Copy ``source`` into ``archive_dir/<sha[:2]>/<sha>/<name>`` read-only; reuse an existing copy.

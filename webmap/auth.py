@@ -16,8 +16,10 @@ Config keys (defaults set by :func:`init_app` unless already configured):
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+import unicodedata
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -41,11 +43,11 @@ from wtforms.validators import DataRequired, Length
 
 from webmap import accounts
 from webmap.db import get_engine
+from webmap.maps import DEFAULT_TILE_URL
 from webmap.permissions import UnauthorizedError, current_scope
 
 bp = Blueprint("auth", __name__)
 
-DEFAULT_TILE_URL = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
 _DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_WINDOW_SECONDS": 15 * 60,
@@ -106,7 +108,8 @@ def init_app(app: Flask) -> None:
     manager.user_loader(_load_session_user)
     manager.request_loader(_load_token_user)
     _CSRFProtect(app)
-    app.after_request(_security_headers)
+    csp = content_security_policy(app.config.get("TILE_URL"))  # built once, not per response
+    app.after_request(lambda response: _security_headers(response, csp))
     app.register_blueprint(bp)
 
 
@@ -132,9 +135,8 @@ def login():
                                      ip=request.remote_addr,
                                      policy=throttle_policy(current_app.config))
     except accounts.LoginThrottledError as error:
-        minutes = max(1, int((error.until - _now()).total_seconds() // 60) + 1)
         message = _("Terlalu banyak percobaan masuk yang gagal. "
-                    "Coba lagi dalam %(minutes)s menit.", minutes=minutes)
+                    "Coba lagi dalam %(minutes)s menit.", minutes=error.minutes)
         return render_template("login.html", form=form, error=message), 429
     if user is None:
         return render_template("login.html", form=form,
@@ -190,10 +192,9 @@ def _bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def _security_headers(response: Response) -> Response:
+def _security_headers(response: Response, csp: str) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy",
-                       content_security_policy(current_app.config.get("TILE_URL")))
+    headers.setdefault("Content-Security-Policy", csp)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -218,11 +219,21 @@ def _tile_origin(tile_url: str) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: ``/x`` but not ``//evil`` or ``https://evil``."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    r"""``target`` when it is a same-site path, else the home page (no open redirects).
+
+    Only paths starting with a single ``/`` pass: not ``//evil`` nor ``https://evil``, and
+    nothing with a backslash or a control character, which browsers drop or turn into ``/``
+    (``/\t/evil`` is followed as ``//evil``).
+    """
+    if target and _is_local_path(target):
         return target
     return url_for("home.index")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _is_local_path(target: str) -> bool:
+    if "\\" in target or any(unicodedata.category(c) == "Cc" for c in target):
+        return False
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc

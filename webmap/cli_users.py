@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -22,12 +23,6 @@ def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-
-
-def _user_dict(user: accounts.User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "role": user.role,
-            "city_kode": user.city_kode, "kelurahan_kode": user.kelurahan_kode,
-            "kecamatan_kode": user.kecamatan_kode, "active": user.active}
 
 
 password_stdin_option = click.option("--password-stdin", is_flag=True,
@@ -55,7 +50,7 @@ def create(username: str, role: str, city: str | None, kelurahan: str | None,
                                     role=role, city_kode=city, kelurahan_kode=kelurahan,
                                     kecamatan_kode=kecamatan)
         area = user.kelurahan_kode or user.kecamatan_kode or user.city_kode or "all cities"
-        return _user_dict(user) | {"message": f"User {user.username} ({user.role}, {area}) "
+        return asdict(user) | {"message": f"User {user.username} ({user.role}, {area}) "
                                               "created."}
 
     _run(as_json, action)
@@ -67,7 +62,7 @@ def create(username: str, role: str, city: str | None, kelurahan: str | None,
 def list_command(as_json: bool) -> None:
     """List users."""
     db.migrate()
-    users = [_user_dict(u) for u in accounts.list_users(db.get_engine())]
+    users = [asdict(u) for u in accounts.list_users(db.get_engine())]
     if as_json:
         click.echo(json.dumps(users, indent=2))
         return
@@ -88,7 +83,7 @@ def disable(username: str, as_json: bool) -> None:
 
     def action() -> dict[str, Any]:
         user = accounts.set_active(db.get_engine(), username, False)
-        return _user_dict(user) | {"message": f"User {user.username} disabled."}
+        return asdict(user) | {"message": f"User {user.username} disabled."}
 
     _run(as_json, action)
 

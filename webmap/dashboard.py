@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from geo.coverage import CITY_TOTAL_CODE
+from geo.settings import SIGNAL_CLASSES_DBM
 from webmap import analysis
 from webmap.db import get_engine
 from webmap.overviews import request_overview
@@ -23,6 +24,7 @@ def dashboard():
     filters, overview = request_overview()
     targets = analysis.list_targets(get_engine(), overview.data.city["kode"])
     return render_template("dashboard.html", overview=overview, filters=filters,
+                           technologies=sorted(SIGNAL_CLASSES_DBM),
                            targets=analysis.overview_progress(overview, targets),
                            kelurahan=analysis.records(overview.stats),
                            trend=analysis.trend_records(analysis.overview_trend(overview),

@@ -35,8 +35,9 @@ import geopandas as gpd
 
 from geo.errors import CRSError, InputFileError, NotFoundError
 from geo.facilities import FACILITY_TYPES
-from geo.kelurahan_lookup import assign_kelurahan
+from geo.kelurahan_lookup import build_kelurahan_index
 from webmap import maps, store
+from webmap.archive import client_file_name
 from webmap.db import get_engine
 from webmap.facility_edits import (
     DuplicateFacilityError,
@@ -44,21 +45,21 @@ from webmap.facility_edits import (
     get_facility,
     update_facility,
 )
-from webmap.facility_map import facility_map
 from webmap.ingest import IngestOptions, import_facilities
-from webmap.overviews import request_filters
+from webmap.i18n import current_language
+from webmap.overviews import cached, request_filters
 from webmap.pages import map_options
 from webmap.permissions import (
+    ALL_ROLES,
     Scope,
-    can_view_kelurahan,
-    current_scope,
     require_kelurahan_access,
     require_role,
+    signed_in_scope,
+    visible_kelurahan,
 )
 
 bp = Blueprint("facility_pages", __name__)
 
-VIEW_ROLES = ("admin", "perencana", "tim_lapangan", "lurah", "camat")
 EDIT_ROLES = ("admin", "perencana")
 #: Rows per page of the facility table (the map shows every listed facility).
 PER_PAGE = 100
@@ -159,12 +160,6 @@ class ImportForm(FlaskForm):
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def _scope() -> Scope:
-    scope = current_scope()
-    assert scope is not None  # require_role lets only signed-in users through
-    return scope
-
-
 def _city() -> dict[str, Any]:
     """Return the city of the request (``?city=`` for admins; a user's own city otherwise)."""
     with get_engine().connect() as conn:
@@ -177,7 +172,7 @@ def _archive_dir() -> Path:
 
 def _city_args(city: dict[str, Any]) -> dict[str, str]:
     """``city=`` for URLs when the user is not tied to one city (admins)."""
-    return {} if _scope().city_kode else {"city": city["kode"]}
+    return {} if signed_in_scope().city_kode else {"city": city["kode"]}
 
 
 def _list_filters() -> dict[str, str]:
@@ -195,14 +190,6 @@ def _page_number() -> int:
 def _page_url(page: int) -> str:
     """Return the URL of another page of this list, with the same filters."""
     return url_for("facility_pages.facility_list", **{**request.args.to_dict(), "page": page})
-
-
-def _visible_kelurahan(scope: Scope, kelurahan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the kelurahan the scope may see (its city, or a lurah's / camat's area)."""
-    keep = [can_view_kelurahan(scope, kode, kecamatan)
-            for kode, kecamatan in zip(kelurahan["kode"], kelurahan["kecamatan_kode"],
-                                       strict=True)]
-    return kelurahan[keep]
 
 
 def _listed(scope: Scope, facilities: gpd.GeoDataFrame, visible: gpd.GeoDataFrame,
@@ -237,10 +224,11 @@ def _locate(form: FacilityForm, kelurahan: gpd.GeoDataFrame, city: dict[str, Any
             ) -> str | None:
     """Kelurahan of the form's point, as an import assigns it; else note the error on the form."""
     lat, lon = form.latitude.data, form.longitude.data
-    kode = assign_kelurahan([lon], [lat], kelurahan)[0]
+    index = build_kelurahan_index(kelurahan)
+    kode = index.assign([lon], [lat])[0]
     if kode is not None:
         return str(kode)
-    swapped = assign_kelurahan([lat], [lon], kelurahan)[0] if abs(lon) <= 90 else None
+    swapped = index.assign([lat], [lon])[0] if abs(lon) <= 90 else None
     hint = (_("Lintang dan bujur tampaknya tertukar.") if swapped is not None
             else _("Periksa lintang dan bujur."))
     form.latitude.errors.append(_(
@@ -264,24 +252,33 @@ def _form_page(form: FacilityForm, city: dict[str, Any], facility: dict[str, Any
 
 # --- views ---------------------------------------------------------------------------------------
 
+_MAP_CACHE = "petakota.facility_maps"
+
+
 @bp.get("/fasilitas")
-@require_role(*VIEW_ROLES)
+@require_role(*ALL_ROLES)
 def facility_list():
     """Facilities of the city (a lurah's or camat's own area) on a map and in a table."""
-    scope = _scope()
+    scope = signed_in_scope()
     filters = _list_filters()
     if filters["kelurahan"]:
         require_kelurahan_access(filters["kelurahan"], scope=scope)
     city = _city()
     with get_engine().connect() as conn:
-        kelurahan = _visible_kelurahan(scope, store.load_kelurahan(conn, city["kode"]))
+        kelurahan = visible_kelurahan(scope, store.load_kelurahan(conn, city["kode"]))
         facilities = _listed(scope, store.load_facilities(conn, city["kode"]), kelurahan,
                              filters)
+        version = store.data_version(conn, city["kode"])
     pages = max(math.ceil(len(facilities) / PER_PAGE), 1)
     page = min(_page_number(), pages)
-    m = facility_map(kelurahan, facilities, **map_options())
+    # The same map on every page of the table: drawn once per data version, area, filter and
+    # language.
+    key = (city["kode"], version, tuple(kelurahan["kode"]), tuple(sorted(filters.items())),
+           current_language())
+    rendered = cached(_MAP_CACHE, key, lambda: maps.map_components(
+        maps.facility_map(kelurahan, facilities, **map_options())))
     return render_template(
-        "facilities.html", map=maps.map_components(m), city=city, filters=filters,
+        "facilities.html", map=rendered, city=city, filters=filters,
         rows=_table_rows(facilities.iloc[(page - 1) * PER_PAGE:page * PER_PAGE],
                          dict(zip(kelurahan["kode"], kelurahan["nama"], strict=True))),
         total=len(facilities), page=page, pages=pages, kelurahan=kelurahan[["kode", "nama"]]
@@ -303,7 +300,7 @@ def facility_new():
             values = _form_values(form)
             try:
                 create_facility(get_engine(), _archive_dir(), city, values, kode,
-                                _scope().username or "web")
+                                signed_in_scope().username or "web")
             except DuplicateFacilityError:
                 form.nama.errors.append(_("Fasilitas dengan jenis, nama dan lokasi yang sama "
                                           "sudah ada."))
@@ -318,7 +315,7 @@ def facility_new():
 @require_role(*EDIT_ROLES)
 def facility_edit(facility_id: int):
     """Change one facility of the user's city."""
-    scope = _scope()
+    scope = signed_in_scope()
     with get_engine().connect() as conn:
         facility = get_facility(conn, facility_id)
         if scope.city_kode and facility["city_kode"] != scope.city_kode:
@@ -346,14 +343,13 @@ def facility_import():
     """Import a facility file (CSV, GeoJSON, GeoPackage, OpenCelliD) and show its report."""
     city = _city()
     form = ImportForm()
-    page = {"form": form, "city": city, "city_args": _city_args(city),
-            "type_labels": TYPE_LABELS}
+    page = {"form": form, "city": city, "city_args": _city_args(city)}
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("facility_import.html", **page), status
-    original = _original_name(form.file.data.filename or "")
+    original = client_file_name(form.file.data.filename or "", "fasilitas.csv")
     options = IngestOptions(archive_dir=_archive_dir(),
-                            uploaded_by=_scope().username or "web", city_kode=city["kode"])
+                            uploaded_by=signed_in_scope().username or "web", city_kode=city["kode"])
     options.extra["original_name"] = original
     try:
         with tempfile.TemporaryDirectory(prefix="petakota-facilities-") as folder:
@@ -369,9 +365,3 @@ def facility_import():
                                problems=[p.as_dict() for p in error.problems]), 422
     return render_template("facility_import.html", **page, report=report,
                            errors=report.get("errors") or [], notes=report.get("notes") or [])
-
-
-def _original_name(filename: str) -> str:
-    """Return the client's file name without a folder part (browsers on Windows send one)."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name[:200] or "fasilitas.csv"

@@ -58,6 +58,7 @@ __all__ = [
     "N_",
     "SurfaceImage",
     "city_map",
+    "facility_map",
     "format_number",
     "kelurahan_map",
     "map_components",
@@ -321,6 +322,27 @@ def kelurahan_map(kelurahan_row_gdf: gpd.GeoDataFrame, *, cells: pd.DataFrame | 
     return _finish(m, legend, static_url, lang=lang)
 
 
+def facility_map(kelurahan_gdf: gpd.GeoDataFrame, facilities_gdf: gpd.GeoDataFrame, *,
+                 tile_url: str | None = DEFAULT_TILE_URL,
+                 tile_attribution: str = DEFAULT_TILE_ATTRIBUTION,
+                 static_url: Callable[[str], str] = _default_static_url,
+                 translate: Callable[[str], str] = _untranslated,
+                 decimal_comma: bool = True) -> folium.Map:
+    """Map of facilities over the outlines of the kelurahan they belong to.
+
+    Parameters are those of :func:`city_map`; ``kelurahan_gdf`` holds the kelurahan polygons
+    (with a CRS, ``kode`` and ``nama``) the map is fitted to, the whole city or only those a
+    lurah or camat may see, and ``facilities_gdf`` the points (may be empty).
+    """
+    lang = _Language(translate, decimal_comma)
+    kelurahan = _wgs84(kelurahan_gdf, "kelurahan_gdf")
+    m = _base_map(kelurahan, tile_url, tile_attribution, lang=lang)
+    legend = [_add_outlines(m, kelurahan, lang)]
+    legend += _add_overlays(m, cells=None, blank_spots=None, facilities=facilities_gdf,
+                            measurements_sample=None, surface_png=None, lang=lang)
+    return _finish(m, legend, static_url, lang=lang)
+
+
 def offline_assets(m: folium.Map, static_url: Callable[[str], str] = _default_static_url
                    ) -> folium.Map:
     """Make the map and every element in it load its scripts and style sheets locally.
@@ -497,6 +519,26 @@ def _add_boundary(m: folium.Map, row: gpd.GeoDataFrame, lang: _Language = _INDON
     return _legend_section(lang.gettext("Kelurahan"),
                            [(_swatch("#ffffff", border="#2b2b2b"),
                              lang.gettext("Batas kelurahan"))])
+
+
+#: Outline of the kelurahan under the facility markers.
+OUTLINE_COLOUR = "#0b5d7a"
+
+
+def _add_outlines(m: folium.Map, kelurahan: gpd.GeoDataFrame, lang: _Language) -> str:
+    """Kelurahan outlines (barely filled) with their escaped name as tooltip."""
+    table = _kelurahan_properties(kelurahan[["kode", "nama", "geometry"]], lang)
+    folium.GeoJson(
+        _feature_collection(table, simplify=SIMPLIFY_DEGREES),
+        name=lang.html(N_("Batas kelurahan")),
+        style_function=lambda _feature: {"color": OUTLINE_COLOUR, "weight": 1.5,
+                                         "fillOpacity": 0.03, "fillColor": OUTLINE_COLOUR},
+        tooltip=folium.GeoJsonTooltip(fields=["nama", "kode"],
+                                      aliases=[lang.html(N_("Kelurahan")),
+                                               lang.html(N_("Kode"))]),
+    ).add_to(m)
+    outline = _swatch("transparent", border=OUTLINE_COLOUR)
+    return _legend_section(lang.gettext(N_("Batas")), [(outline, lang.gettext("Kelurahan"))])
 
 
 def _indicator(kelurahan: gpd.GeoDataFrame, indicator: str) -> Indicator:

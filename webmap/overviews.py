@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import current_app, request
 
@@ -32,27 +33,38 @@ def cached_overview(city_kode: str | None, operator: str | None, as_of: str | No
     with engine.connect() as conn:
         city = get_city(conn, city_kode)
         version = data_version(conn, city["kode"])
-    key = (city["kode"], version, operator or "", as_of or "", technology or "")
-    cache: OrderedDict = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())
-    overview = cache.get(key)
-    if overview is None:
+
+    def compute() -> analysis.CityOverview:
+        thresholds = thresholds_from_config(current_app.config.get("SIGNAL_THRESHOLDS"))
+        return analysis.city_overview(engine, city["kode"], operator=operator,
+                                      as_of=analysis.parse_date(as_of), technology=technology,
+                                      thresholds=thresholds)
+
+    return cached(_CACHE_KEY, (city["kode"], version, operator or "", as_of or "",
+                               technology or ""), compute)
+
+
+def cached(cache_name: str, key: tuple, compute: Callable[[], Any]) -> Any:
+    """The value of ``key`` in the app's cache ``cache_name`` (least recently used dropped
+    beyond :data:`_CACHE_SIZE`), computed once.  The key must change with the data (include
+    :func:`webmap.store.data_version`)."""
+    cache: OrderedDict = current_app.extensions.setdefault(cache_name, OrderedDict())
+    value = cache.get(key)
+    if value is None:
         # One thread computes, concurrent requests for the same key wait for its result
-        # instead of repeating a many-second analysis side by side.
+        # instead of repeating a many-second computation side by side.
         with _computing(key):
-            overview = cache.get(key)
-            if overview is None:
-                thresholds = thresholds_from_config(current_app.config.get("SIGNAL_THRESHOLDS"))
-                overview = analysis.city_overview(
-                    engine, city["kode"], operator=operator, as_of=analysis.parse_date(as_of),
-                    technology=technology, thresholds=thresholds)
+            value = cache.get(key)
+            if value is None:
+                value = compute()
                 with _CACHE_LOCK:
-                    cache[key] = overview
+                    cache[key] = value
                     while len(cache) > _CACHE_SIZE:
                         cache.popitem(last=False)
     with _CACHE_LOCK:
         if key in cache:
             cache.move_to_end(key)
-    return overview
+    return value
 
 
 _CACHE_LOCK = threading.Lock()
@@ -85,6 +97,12 @@ def request_overview() -> tuple[dict[str, str | None], analysis.CityOverview]:
     filters = request_filters()
     return filters, cached_overview(filters["city"], filters["operator"], filters["as_of"],
                                     technology=filters["technology"])
+
+
+def filter_args(*names: str) -> dict[str, str]:
+    """The request's filters that are set (all, or only ``names``), to carry them into links."""
+    names = names or ("city", "operator", "technology", "as_of")
+    return {name: request.args[name] for name in names if request.args.get(name)}
 
 
 def request_filters() -> dict[str, str | None]:

@@ -16,14 +16,16 @@ from geo.errors import NotFoundError
 from geo.settings import SIGNAL_CLASSES_DBM
 from webmap import analysis, maps
 from webmap.i18n import current_language
-from webmap.overviews import cached_surface_image, request_overview
-from webmap.permissions import require_kelurahan_access, require_role
+from webmap.overviews import cached_surface_image, filter_args, request_overview
+from webmap.permissions import ALL_ROLES, CITY_ROLES, require_kelurahan_access, require_role
 
-#: Roles that see the whole city map (lurah and camat see their own kelurahan pages).
-CITY_ROLES = ("admin", "perencana", "tim_lapangan")
-ALL_ROLES = (*CITY_ROLES, "lurah", "camat")
 
 bp = Blueprint("pages", __name__)
+
+def status_label(status: str) -> str:
+    """A kelurahan's quick-win status (see :data:`maps.KELURAHAN_STATUSES`) in the user's language."""
+    return gettext(status) if status in maps.KELURAHAN_STATUSES else status
+
 
 def map_options() -> dict[str, Any]:
     """Tile URL, static URLs and the request's language for the map builders."""
@@ -93,7 +95,7 @@ def _kelurahan_index(overview: analysis.CityOverview) -> list[dict[str, Any]]:
     stats = overview.stats
     bounds = stats.geometry.bounds.round(maps.COORDINATE_DECIMALS)
     return [{"kode": kode, "nama": nama, "bounds": [[box.miny, box.minx], [box.maxy, box.maxx]],
-             "url": url_for("pages.kelurahan_page", kode=kode)}
+             "url": url_for("pages.kelurahan_page", kode=kode, **filter_args())}
             for kode, nama, box in zip(stats["kode"], stats["nama"], bounds.itertuples(),
                                        strict=True)]
 
@@ -112,7 +114,7 @@ def kelurahan_page(kode: str):
                                blank_spots=overview.blank_spots, facilities=overview.facilities,
                                measurements_sample=overview.sample, **map_options())
         rendered = overview.rendered[key] = maps.map_components(m)
-    return render_template("kelurahan.html", map=rendered, detail=detail,
+    return render_template("kelurahan.html", map=rendered,
                            stats=detail["stats"], overview=overview,
                            blank_spots=analysis.blank_spot_records(detail["blank_spots"]),
                            facilities=analysis.records(detail["facilities"]),

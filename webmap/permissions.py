@@ -1,6 +1,6 @@
 """Who may see and do what: roles, the scope of the signed-in user, and view decorators.
 
-Roles (see :data:`webmap.accounts.ROLES`):
+Roles (:data:`ALL_ROLES`, the same tuple as :data:`webmap.accounts.ROLES`):
 
 ``admin``
     users, cities, settings; sees everything.
@@ -18,19 +18,26 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, request
 from flask_login import current_user
 
 from geo.errors import PetakotaError
-from webmap.accounts import User
+from webmap.accounts import ROLES, User
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Roles that see a whole city.
-CITY_ROLES = ("perencana", "tim_lapangan")
+#: Every role, from widest to narrowest scope: views open to anyone signed in.
+ALL_ROLES: tuple[str, ...] = ROLES
+#: Roles that see whole cities: admin (every city), perencana and tim_lapangan (their own).
+CITY_ROLES: tuple[str, ...] = ("admin", "perencana", "tim_lapangan")
+#: Roles that may upload measurements (the field team, planners and admins).
+UPLOAD_ROLES: tuple[str, ...] = ("tim_lapangan", "perencana", "admin")
 
 
 class UnauthorizedError(PetakotaError):
@@ -49,14 +56,13 @@ class Scope:
     city_kode: str | None = None
     kelurahan_kode: str | None = None
     kecamatan_kode: str | None = None
-    user_id: int | None = None
     username: str | None = None
 
 
 def scope_of(user: User) -> Scope:
     """The scope of a user account."""
     return Scope(role=user.role, city_kode=user.city_kode, kelurahan_kode=user.kelurahan_kode,
-                 kecamatan_kode=user.kecamatan_kode, user_id=user.id, username=user.username)
+                 kecamatan_kode=user.kecamatan_kode, username=user.username)
 
 
 def current_scope() -> Scope | None:
@@ -66,11 +72,11 @@ def current_scope() -> Scope | None:
     return scope_of(current_user.account)
 
 
-def can_view_city(scope: Scope | None, city_kode: str) -> bool:
-    """Tell whether the scope covers (some of) a city."""
-    if scope is None:
-        return False
-    return scope.role == "admin" or scope.city_kode == city_kode
+def signed_in_scope() -> Scope:
+    """The signed-in user's scope, in a view behind :func:`require_role` (nobody else gets in)."""
+    scope = current_scope()
+    assert scope is not None, "signed_in_scope() outside a require_role view"
+    return scope
 
 
 def can_view_kelurahan(scope: Scope | None, kode: str, kecamatan_kode: str | None, *,
@@ -78,7 +84,7 @@ def can_view_kelurahan(scope: Scope | None, kode: str, kecamatan_kode: str | Non
     """Tell whether the scope may see a kelurahan (of ``city_kode``, when given)."""
     if scope is None:
         return False
-    if scope.role == "admin":
+    if scope.role == "admin":  # before the city check: an admin has no city
         return True
     if city_kode is not None and scope.city_kode != city_kode:
         return False
@@ -89,6 +95,18 @@ def can_view_kelurahan(scope: Scope | None, kode: str, kecamatan_kode: str | Non
     if scope.role == "camat":
         return kecamatan_kode is not None and kecamatan_kode == scope.kecamatan_kode
     return False
+
+
+def visible_kelurahan(scope: Scope, kelurahan: DataFrame) -> DataFrame:
+    """The rows of ``kelurahan`` (columns ``kode``, ``kecamatan_kode``) the scope may see.
+
+    That is all of them for admins and city roles, a lurah's own kelurahan or a camat's
+    kecamatan; the frame keeps its type (a GeoDataFrame stays one) and columns, even empty.
+    """
+    keep = [can_view_kelurahan(scope, kode, kecamatan)
+            for kode, kecamatan in zip(kelurahan["kode"], kelurahan["kecamatan_kode"],
+                                       strict=True)]
+    return kelurahan.loc[keep]
 
 
 def require_kelurahan_access(kode: str, kecamatan_kode: str | None = None, *,
@@ -117,14 +135,13 @@ def require_kelurahan_access(kode: str, kecamatan_kode: str | None = None, *,
 def require_role(*roles: str) -> Callable[[F], F]:
     """Decorate a view: anonymous requests get 401 (API) or the login page, others 403.
 
-    A request counts as an API request when its path starts with ``/api/``, it carries an
-    ``Authorization`` header, or it prefers JSON to HTML.
+    Whether a request is an API request is decided by :func:`is_api_request`.
     """
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                if _is_api_request():
+                if is_api_request():
                     raise UnauthorizedError("Sign in or send a valid API token.")
                 return current_app.login_manager.unauthorized()
             if current_user.account.role not in roles:
@@ -138,7 +155,9 @@ def require_role(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
-def _is_api_request() -> bool:
+def is_api_request() -> bool:
+    """True for ``/api/...`` paths, requests with an ``Authorization`` header (machine
+    clients) and clients that prefer JSON to HTML: they get JSON errors, not pages."""
     if request.path.startswith("/api/") or "Authorization" in request.headers:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

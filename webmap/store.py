@@ -65,9 +65,13 @@ def get_city(conn: Connection, kode: str | None) -> dict[str, Any]:
     if kode is None:
         if len(rows) == 1:
             return rows[0]
-        known = ", ".join(r["kode"] for r in rows) or "none yet"
-        raise NotFoundError(f"Choose a city with --city (cities in the database: {known}); "
-                            "import a boundary file first if there is none.")
+        if not rows:
+            raise NotFoundError("Choose a city: there is none yet; import a kelurahan boundary "
+                                "file first (flask --app webmap import-boundaries PATH).")
+        known = ", ".join(r["kode"] for r in rows)
+        raise NotFoundError(f"Choose a city: several are in the database ({known}); give one "
+                            f"with --city on the command line or ?city={rows[0]['kode']} in the "
+                            "web address.")
     for row in rows:
         if row["kode"] == kode:
             return row

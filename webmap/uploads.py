@@ -21,16 +21,22 @@ from werkzeug.utils import secure_filename
 
 from geo.errors import CRSError, InputFileError, NotFoundError
 from webmap import store
+from webmap.archive import client_file_name
 from webmap.db import get_engine
 from webmap.i18n import number
 from webmap.ingest import IngestOptions, ingest_measurements
 from webmap.models import Upload
-from webmap.permissions import ForbiddenError, Scope, current_scope, require_role
+from webmap.permissions import (
+    UPLOAD_ROLES,
+    ForbiddenError,
+    Scope,
+    require_role,
+    signed_in_scope,
+)
 
 bp = Blueprint("uploads", __name__)
 
 #: Roles that may upload and see upload reports.
-UPLOAD_ROLES = ("tim_lapangan", "perencana", "admin")
 #: Formats offered in the form (``auto`` detects from the header).
 FORMATS = {"auto": _l("Otomatis (deteksi dari header)"), "canonical": _l("CSV petakota (kanonik)"),
            "gnettrack": "G-NetTrack", "ookla": _l("Ookla (tile)")}
@@ -42,12 +48,6 @@ _KINDS = ("measurements", "ookla")
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def _scope() -> Scope:
-    scope = current_scope()
-    assert scope is not None  # require_role lets only signed-in users through
-    return scope
-
 
 def _summary(report: dict[str, Any]) -> str:
     """A one-line summary of an ingest report in the user's language."""
@@ -74,8 +74,12 @@ def _timezones() -> dict[str, str]:
         return {c["kode"]: c["timezone"] for c in store.list_cities(conn)}
 
 
-def _history(scope: Scope) -> list[dict[str, Any]]:
-    """The uploads this user may see, newest first."""
+def uploads_query(scope: Scope) -> sa.Select | None:
+    """The coverage uploads ``scope`` may see, newest first (``None``: none at all).
+
+    A user's own city only (admins: every city), a field team member's own files only;
+    facility imports and edits are not listed here.
+    """
     table = Upload.__table__
     query = sa.select(table.c.id, table.c.city_kode, table.c.kind, table.c.original_name,
                       table.c.uploaded_by, table.c.uploaded_at, table.c.format, table.c.rows,
@@ -84,10 +88,18 @@ def _history(scope: Scope) -> list[dict[str, Any]]:
     if scope.city_kode:
         query = query.where(table.c.city_kode == scope.city_kode)
     elif scope.role != "admin":
-        return []
+        return None
     if scope.role == "tim_lapangan":
         query = query.where(table.c.uploaded_by == scope.username)
-    query = query.order_by(table.c.uploaded_at.desc(), table.c.id.desc()).limit(MAX_HISTORY)
+    return query.order_by(table.c.uploaded_at.desc(), table.c.id.desc())
+
+
+def _history(scope: Scope) -> list[dict[str, Any]]:
+    """The uploads this user may see, newest first."""
+    query = uploads_query(scope)
+    if query is None:
+        return []
+    query = query.limit(MAX_HISTORY)
     with get_engine().connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     zones = _timezones()
@@ -98,7 +110,7 @@ def _history(scope: Scope) -> list[dict[str, Any]]:
 
 def _visible_upload(upload_id: int) -> dict[str, Any]:
     """The upload, or 404 (unknown, other city) / 403 (a field team member's colleague's file)."""
-    scope = _scope()
+    scope = signed_in_scope()
     with get_engine().connect() as conn:
         upload = store.get_upload(conn, upload_id)
     if upload["kind"] not in _KINDS or (scope.city_kode and upload["city_kode"] != scope.city_kode) \
@@ -121,18 +133,12 @@ def _can_view(upload_id: int) -> bool:
 def _form(*, error: str | None = None, info: str | None = None, status: int = 200,
           selected: str = "auto", period: str = ""):
     return render_template("upload.html", formats=FORMATS, selected=selected, period=period,
-                           uploads=_history(_scope()), error=error, info=info,
+                           uploads=_history(signed_in_scope()), error=error, info=info,
                            max_mib=_max_mib()), status
 
 
 def _max_mib() -> int:
     return int((current_app.config.get("MAX_CONTENT_LENGTH") or 0) / 2**20)
-
-
-def _original_name(filename: str) -> str:
-    """The client's file name without any folder part (browsers on Windows may send one)."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name[:200] or "unggahan.csv"
 
 
 # --- views ----------------------------------------------------------------------------------------
@@ -148,7 +154,7 @@ def upload_page():
 @require_role(*UPLOAD_ROLES)
 def upload_file():
     """Ingest an uploaded coverage file, then show its report (303)."""
-    scope = _scope()
+    scope = signed_in_scope()
     selected = request.form.get("format", "auto")
     period = (request.form.get("period") or "").strip()
     if selected not in FORMATS:
@@ -157,7 +163,7 @@ def upload_file():
     if upload is None or not upload.filename:
         return _form(error=_("Pilih file yang akan diunggah terlebih dahulu."), status=422,
                      selected=selected, period=period)
-    original = _original_name(upload.filename)
+    original = client_file_name(upload.filename or "", "unggahan.csv")
     options = IngestOptions(archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
                             uploaded_by=scope.username or "web", city_kode=scope.city_kode)
     options.extra["original_name"] = original

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import ROOT
-from tests.webmap.conftest import write_city
+from tests.webmap.conftest import PASSWORD, make_app, write_city
 
 CHROMIUM = "/usr/bin/chromium"
 #: A basemap host that does not exist: the browser's requests to it are answered by the test
@@ -52,29 +52,23 @@ def browser():
 @pytest.fixture
 def live_app(tmp_path):
     """The app on SQLite with the two-square city, a blank spot and a user per role."""
-    from tests.webmap.test_analysis_cli import HEADER, MARCH
-    from webmap import accounts, create_app
+    from tests.webmap.test_analysis_cli import MARCH
+    from webmap import accounts
     from webmap.database import sqlite_url
     from webmap.db import dispose_engine, get_engine
 
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url(tmp_path / "b.db"),
-                      "ARCHIVE_DIR": str(tmp_path / "archive"),
-                      "TILE_URL": TILE_URL})
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-boundaries",
-                               str(write_city(tmp_path / "kota.geojson"))]).exit_code == 0
-    csv = tmp_path / "spot.csv"
-    csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
-    assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
+    app = make_app(sqlite_url(tmp_path / "b.db"), write_city(tmp_path / "kota.geojson"),
+                   tmp_path, rows=MARCH, WTF_CSRF_ENABLED=True, TILE_URL=TILE_URL)
     engine = get_engine(app)
     for name, role, area in USERS:
-        accounts.create_user(engine, username=name, password="rahasia-kota-123", role=role,
-                             **area)
+        accounts.create_user(engine, username=name, password=PASSWORD, role=role, **area)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()  # the listening socket
+    thread.join(timeout=10)
     dispose_engine(app)
 
 
@@ -98,7 +92,7 @@ def page(browser, live_app):
 def login(page, username: str) -> None:
     page.goto(page.base + "/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "rahasia-kota-123")
+    page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_load_state("networkidle")
 

@@ -680,3 +680,21 @@ def test_real_ookla_tile_that_disagrees_with_its_quadkey(shared_data, tmp_path):
     problem = only_problem(batch)
     assert (problem.row, problem.column) == (2, "tile")
     assert len(batch.frame) == 620
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("2022-Q3", "2022-Q3"), ("2022Q3", "2022-Q3"), (" 2022 q3 ", "2022-Q3"),
+    ("2022-07", "2022-07"), ("202207", "2022-07"), ("2022", "2022"), ("", None), (None, None)])
+def test_ookla_period_has_one_spelling(label, expected):
+    from geo.measurements import ookla_period
+
+    assert ookla_period(label) == expected
+
+
+def test_unreadable_ookla_period_is_refused_before_reading(tmp_path):
+    from geo.measurements import ookla_period
+
+    with pytest.raises(InputFileError, match="2022-Q3"):
+        ookla_period("kuartal tiga")
+    with pytest.raises(InputFileError, match="not understood"):
+        read_ookla_tiles(tmp_path / "missing.csv", period="2022-Q5")

@@ -62,6 +62,7 @@ def test_five_failures_lock_the_username_for_fifteen_minutes(users):
     with pytest.raises(accounts.LoginThrottledError) as caught:
         accounts.authenticate(users, "rina", PASSWORD, ip="10.9.9.9", now=T0 + timedelta(minutes=1))
     assert caught.value.until == T0 + timedelta(seconds=4, minutes=15)
+    assert caught.value.minutes == 15 and "15 minutes" in caught.value.message
     # a refused attempt is not checked, nor does it extend the lockout
     later = T0 + timedelta(minutes=15, seconds=5)
     assert accounts.authenticate(users, "rina", PASSWORD, ip="10.9.9.9", now=later) is not None
@@ -123,6 +124,32 @@ def test_token_is_stored_hashed_finds_its_user_and_can_be_revoked(users):
         accounts.revoke_token(users, token_id)
 
 
+def _last_used(engine):
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(ApiToken.last_used_at)).scalar_one()
+    return value.replace(tzinfo=value.tzinfo or UTC)
+
+
+def test_token_use_is_written_at_most_once_an_hour(users):
+    _, token = accounts.create_token(users, "rina")
+    assert accounts.find_user_by_token(users, token, now=T0).username == "rina"
+    assert _last_used(users) == T0
+    within = T0 + accounts.TOKEN_USE_RESOLUTION - timedelta(seconds=1)
+    assert accounts.find_user_by_token(users, token, now=within).username == "rina"
+    assert _last_used(users) == T0  # a read request, no write
+    later = T0 + accounts.TOKEN_USE_RESOLUTION
+    assert accounts.find_user_by_token(users, token, now=later) is not None
+    assert _last_used(users) == later
+
+
+def test_repeated_token_use_does_not_rewrite_last_used(users):
+    _, token = accounts.create_token(users, "rina")
+    accounts.find_user_by_token(users, token)
+    first = _last_used(users)
+    accounts.find_user_by_token(users, token)
+    assert _last_used(users) == first
+
+
 def test_token_of_disabled_user_is_refused(users):
     _, token = accounts.create_token(users, "rina")
     accounts.set_active(users, "rina", False)
@@ -162,3 +189,13 @@ def test_admin_needs_no_city(engine):
     assert admin.city_kode is None and admin.role == "admin"
     with pytest.raises(accounts.AccountError, match="Choose a city"):
         accounts.create_user(engine, username="rina", password=PASSWORD, role="perencana")
+
+
+def test_admin_cannot_be_given_a_city(city_engine):
+    with pytest.raises(accounts.AccountError) as caught:
+        accounts.create_user(city_engine, username="admin", password=PASSWORD, role="admin",
+                             city_kode="99.01")
+    [problem] = caught.value.problems
+    assert (problem.column, problem.value) == ("city", "99.01")
+    assert "admin sees every city" in str(caught.value)
+    assert accounts.find_user(city_engine, "admin") is None

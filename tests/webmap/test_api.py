@@ -3,21 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webmap.conftest import KEL_A, KEL_B, signed_in
-from tests.webmap.test_analysis_cli import HEADER, MARCH
-from webmap import accounts, create_app
+from tests.webmap.conftest import KEL_A, KEL_B, PASSWORD, make_app, signed_in
+from tests.webmap.test_analysis_cli import MARCH
+from webmap import accounts
 from webmap.db import dispose_engine, get_engine
 
 
 @pytest.fixture
 def app(db_url, city_file, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
-    csv = tmp_path / "spot.csv"
-    csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
-    assert runner.invoke(args=["ingest", str(csv), "--uploader", "budi"]).exit_code == 0
+    """The two-square city with March's blank spot in kelurahan A, uploaded by ``budi``."""
+    app = make_app(db_url, city_file, tmp_path, rows=MARCH, uploader="budi")
     yield app
     dispose_engine(app)
 
@@ -44,7 +39,7 @@ def test_lurah_gets_own_kelurahan_only(app):
 
 def test_bearer_token_and_anonymous(app):
     engine = get_engine(app)
-    accounts.create_user(engine, username="portal", password="rahasia-kota-123",
+    accounts.create_user(engine, username="portal", password=PASSWORD,
                          role="perencana")
     _, token = accounts.create_token(engine, "portal", name="SPBE")
     client = app.test_client()
@@ -66,6 +61,9 @@ def test_blank_spots_geojson_and_openapi(app):
     geojson = client.get(f"/api/kelurahan/{KEL_A}/blankspots.geojson")
     assert geojson.mimetype == "application/geo+json"
     assert geojson.get_json()["type"] == "FeatureCollection"
+    assert len(geojson.get_json()["features"]) == 1  # March's one blank spot in kelurahan A
+    other = client.get(f"/api/kelurahan/{KEL_B}/blankspots.geojson").get_json()
+    assert other["type"] == "FeatureCollection" and other["features"] == []  # B is covered
     spec = app.test_client().get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.") and "/api/kelurahan/{kode}" in spec["paths"]
 

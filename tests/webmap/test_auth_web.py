@@ -116,6 +116,28 @@ def test_wrong_password_is_refused_and_next_must_be_local(app):
     assert local.headers["Location"] == "/admin/users"
 
 
+@pytest.mark.parametrize("target", [
+    "/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example", "/%5C/evil.example",
+    "/%5Cevil.example", "%5C%5Cevil.example", "///evil.example", "https://evil.example/",
+    "https:/evil.example", "javascript:alert(1)", "evil.example", "/x%00y", "/x%7Fy",
+    "/x%C2%85y"])
+def test_next_refuses_foreign_and_ambiguous_targets(app, target):
+    client = app.test_client()
+    response = client.post(f"/login?next={target}",
+                           data={"username": "rina", "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    switched = client.get(f"/bahasa/en?next={target}")
+    assert switched.status_code == 302 and switched.headers["Location"] == "/"
+
+
+def test_next_keeps_local_paths_with_queries(app):
+    client = app.test_client()
+    response = client.post("/login?next=/fasilitas%3Fpage%3D2%26type%3Dtps",
+                           data={"username": "rina", "password": PASSWORD})
+    assert response.headers["Location"] == "/fasilitas?page=2&type=tps"
+    assert client.get("/bahasa/en?next=/peta").headers["Location"] == "/peta"
+
+
 def test_sixth_attempt_after_five_failures_is_throttled(app):
     client = app.test_client()
     for _ in range(5):
@@ -192,6 +214,16 @@ def test_lurah_of_a_is_refused_kelurahan_b(app):
     assert as_json.status_code == 403 and KEL_B in as_json.json["error"]
 
 
+def test_errors_of_requests_with_an_authorization_header_are_json(app):
+    from webmap.db import get_engine
+
+    _, token = accounts.create_token(get_engine(app), "lurah.a")
+    refused = app.test_client().get(f"/test/kelurahan/{KEL_B}",
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403 and refused.mimetype == "application/json"
+    assert KEL_B in refused.json["error"]
+
+
 def test_camat_sees_the_kelurahan_of_the_kecamatan(app):
     client = app.test_client()
     login(client, "camat.barat")
@@ -221,6 +253,33 @@ def test_can_view_kelurahan_by_role():
     assert not can_view_kelurahan(None, KEL_A, None)
     with pytest.raises(ForbiddenError):
         require_kelurahan_access(KEL_B, "99.01.01", scope=lurah)
+
+
+def test_visible_kelurahan_follows_the_scope():
+    import pandas as pd
+
+    from webmap.permissions import visible_kelurahan
+
+    kelurahan = pd.DataFrame({"kode": [KEL_A, KEL_B, "99.01.02.2001"],
+                              "kecamatan_kode": ["99.01.01", "99.01.01", "99.01.02"],
+                              "nama": ["A", "B", "C"]})
+    lurah = Scope(role="lurah", city_kode="99.01", kelurahan_kode=KEL_A)
+    camat = Scope(role="camat", city_kode="99.01", kecamatan_kode="99.01.01")
+    assert list(visible_kelurahan(lurah, kelurahan)["kode"]) == [KEL_A]
+    assert list(visible_kelurahan(camat, kelurahan)["kode"]) == [KEL_A, KEL_B]
+    for role in ("admin", "perencana", "tim_lapangan"):
+        scope = Scope(role=role, city_kode=None if role == "admin" else "99.01")
+        assert visible_kelurahan(scope, kelurahan).equals(kelurahan)
+    none = visible_kelurahan(lurah, kelurahan.iloc[:0])
+    assert none.empty and list(none.columns) == ["kode", "kecamatan_kode", "nama"]
+
+
+def test_role_lists_are_defined_once_in_permissions():
+    from webmap import permissions
+
+    assert permissions.ALL_ROLES == accounts.ROLES
+    assert set(permissions.CITY_ROLES) == {"admin", "perencana", "tim_lapangan"}
+    assert set(permissions.UPLOAD_ROLES) == {"admin", "perencana", "tim_lapangan"}
 
 
 # --- admin page and CSRF -------------------------------------------------------------------------
@@ -265,6 +324,19 @@ def test_posts_without_csrf_token_are_rejected(csrf_app):
     assert client.get("/api/me").status_code == 401
 
 
+def test_csrf_failure_asks_to_reload_in_the_users_language(csrf_app):
+    client = csrf_app.test_client()
+    page = login(client, "admin")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    assert "kedaluwarsa" in html and "Muat ulang halaman" in html and "CSRF" not in html
+    english = client.post("/login?lang=en", data={"username": "admin", "password": PASSWORD})
+    assert english.status_code == 400 and "Reload the page" in english.get_data(as_text=True)
+    api = client.post("/login", data={"username": "admin", "password": PASSWORD},
+                      headers={"Accept": "application/json"})
+    assert api.status_code == 400 and "Muat ulang halaman" in api.json["error"]
+
+
 # --- security headers ---------------------------------------------------------------------------
 
 def _directives(csp: str) -> dict[str, list[str]]:
@@ -280,7 +352,13 @@ def test_security_headers_on_every_response(app, path):
     csp = _directives(response.headers["Content-Security-Policy"])
     assert csp["script-src"] == ["'self'", "'unsafe-inline'"]
     assert csp["default-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
-    assert csp["img-src"] == ["'self'", "data:", "https://*.tile.openstreetmap.org"]
+    assert csp["img-src"] == ["'self'", "data:", "https://tile.openstreetmap.org"]
+
+
+def test_default_tile_url_is_the_maps_one(app):
+    from webmap import maps
+
+    assert app.config["TILE_URL"] == maps.DEFAULT_TILE_URL
 
 
 def test_csp_image_host_follows_tile_url(db_url, tmp_path):

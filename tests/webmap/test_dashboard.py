@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from tests.webmap.conftest import KEL_A, KEL_B, signed_in
-from tests.webmap.test_analysis_cli import HEADER, MARCH, SEPTEMBER
-from tests.webmap.test_maps import vendored  # noqa: F401 (fixture)
-from webmap import analysis, create_app
+from tests.webmap.conftest import KEL_A, KEL_B, make_app, signed_in
+from tests.webmap.test_analysis_cli import MARCH, SEPTEMBER
+from webmap import analysis
 from webmap.db import dispose_engine, get_engine
 from webmap.i18n import number
 from webmap.overviews import cached_overview
@@ -20,13 +19,7 @@ TREND_JSON = re.compile(r'<script type="application/json" id="trend-data">(.*?)<
 @pytest.fixture
 def app(db_url, city_file, tmp_path):
     """The two-square city: a blank spot in kelurahan A in March, resolved in September."""
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
-    csv = tmp_path / "spot.csv"
-    csv.write_text("\n".join([HEADER, *MARCH, *SEPTEMBER]) + "\n")
-    assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
+    app = make_app(db_url, city_file, tmp_path, rows=[*MARCH, *SEPTEMBER])
     yield app
     dispose_engine(app)
 
@@ -38,11 +31,6 @@ def with_target(app):
         "--name", "Tanpa blank spot 2024"])
     assert result.exit_code == 0, result.output
     return app
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app, "rina", "perencana")
 
 
 def trend_json(html: str) -> dict:
@@ -174,10 +162,12 @@ def test_kelurahan_page_formats_numbers_for_the_locale(client):
 
 def test_chart_script_only_on_pages_with_charts(client):
     for page in ("/", "/unggah"):
-        assert "chartjs" not in client.get(page).get_data(as_text=True)
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert "chartjs" not in response.get_data(as_text=True)
 
 
-def test_vendored_chartjs_is_served(client, vendored):  # noqa: F811
+def test_vendored_chartjs_is_served(client, vendored):
     assert (vendored / "chartjs" / "chart.umd.min.js").is_file()
     assert (vendored / "chartjs" / "LICENSE.md").is_file()
     response = client.get("/static/vendor/chartjs/chart.umd.min.js")
@@ -212,3 +202,8 @@ def test_english_page(client):
     html = client.get("/dasbor?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html
     assert "<h2" in html and "trend-data" in html
+    # the headings as translated in translations/en/LC_MESSAGES/messages.po
+    assert "<h1>Quick-win dashboard: Kota Uji</h1>" in html
+    assert '<h2 id="targets-heading">Quick-win targets</h2>' in html
+    assert '<h2 id="trend-heading">City blank-spot trend</h2>' in html
+    assert "Dasbor quick win" not in html and "Tren blank spot kota" not in html

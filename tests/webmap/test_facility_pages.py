@@ -12,9 +12,9 @@ import sqlalchemy as sa
 import geopandas as gpd
 from shapely.geometry import Point
 
-from tests.webmap.conftest import KEL_A, KEL_B, signed_in
+from tests.webmap.conftest import (KEL_A, KEL_B, csrf_token, external_assets, figure, make_app,
+                                   signed_in, signed_in_through_form)
 from tests.webmap.test_facilities_db import CSV
-from webmap import create_app
 from webmap.db import dispose_engine, get_engine
 from webmap.models import Facility, Upload
 
@@ -31,20 +31,10 @@ TPS3R Bukit,TPS3R,1.6011,101.4111,rencana,KSM Bukit,12
 
 @pytest.fixture
 def app(db_url, city_file, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
-    facilities = tmp_path / "fasilitas.csv"
-    facilities.write_text(CSV)
-    assert runner.invoke(args=["import-facilities", str(facilities)]).exit_code == 0
+    """The two-square city with the three facilities of ``test_facilities_db.CSV``."""
+    app = make_app(db_url, city_file, tmp_path, facilities=CSV)
     yield app
     dispose_engine(app)
-
-
-@pytest.fixture
-def planner(app):
-    return signed_in(app, "rina", "perencana")
 
 
 def stored(app) -> dict[str, dict]:
@@ -74,10 +64,6 @@ def import_file(client, text: str, name: str = "fasilitas_baru.csv", **form):
                                                  **form}, content_type="multipart/form-data")
 
 
-def figure(html: str, name: str) -> str:
-    return re.search(rf'<dd id="{name}">([^<]*)</dd>', html).group(1)
-
-
 # --- list and map --------------------------------------------------------------------------------
 
 def test_list_shows_every_facility_on_map_and_table(planner):
@@ -86,7 +72,7 @@ def test_list_shows_every_facility_on_map_and_table(planner):
     html = response.get_data(as_text=True)
     assert sorted(table_names(html)) == ["Menara Bukit", "SD Negeri 1", "TPS Pasar Uji"]
     assert "L.map(" in html and "/static/vendor/leaflet/" in html
-    assert re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html) == []
+    assert external_assets(html) == []
     assert "fa-tower-cell" in html and "Legenda" in html  # per-type icon and legend
     assert "BTS (menara seluler)" in html and "Rencana" in html and "Telkomsel" in html
     assert "2,5" in html and "1,605000" in html  # capacity and latitude in Indonesian format
@@ -139,7 +125,7 @@ def test_camat_sees_the_whole_kecamatan(app):
 
 def test_facility_map_is_a_pure_function():
     from webmap import maps
-    from webmap.facility_map import facility_map
+    from webmap.maps import facility_map
 
     kelurahan = gpd.GeoDataFrame({"kode": [KEL_A], "nama": ["Sungai Uji"]},
                                  geometry=[Point(101.405, 1.605).buffer(0.005)], crs="EPSG:4326")
@@ -317,27 +303,14 @@ def test_import_type_option_fills_files_without_a_type_column(app, planner):
 
 
 def test_forms_carry_a_csrf_token(db_url, city_file, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
+    app = make_app(db_url, city_file, tmp_path, WTF_CSRF_ENABLED=True)
     try:
-        assert app.test_cli_runner().invoke(
-            args=["import-boundaries", str(city_file)]).exit_code == 0
-        from tests.webmap.conftest import PASSWORD
-        from webmap import accounts
-
-        accounts.create_user(get_engine(app), username="rina", password=PASSWORD,
-                             role="perencana")
-        client = app.test_client()
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                          client.get("/login").get_data(as_text=True)).group(1)
-        assert client.post("/login", data={"username": "rina", "password": PASSWORD,
-                                           "csrf_token": token}).status_code == 302
+        client = signed_in_through_form(app, "rina", "perencana")
         assert client.post("/fasilitas/baru", data=new_facility()).status_code == 400
         assert import_file(client, IMPORT_CSV).status_code == 400
         for page in ("/fasilitas/baru", "/fasilitas/impor"):
             assert 'name="csrf_token"' in client.get(page).get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                          client.get("/fasilitas/baru").get_data(as_text=True)).group(1)
+        token = csrf_token(client.get("/fasilitas/baru").get_data(as_text=True))
         assert client.post("/fasilitas/baru",
                            data=new_facility(csrf_token=token)).status_code == 302
     finally:

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,6 @@ from webmap import maps
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "webmap" / "static"
-VENDOR = STATIC / "vendor"
 PACKAGE_JSON = ROOT / "webmap" / "assets" / "package.json"
 CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "code.jquery.com",
              "maxcdn.bootstrapcdn.com", "netdna.bootstrapcdn.com", "stackpath.bootstrapcdn.com",
@@ -76,18 +73,7 @@ def city_components(demo) -> dict[str, str]:
     return maps.map_components(m)
 
 
-@pytest.fixture(scope="session")
-def vendored() -> Path:
-    """``webmap/static/vendor`` after ``scripts/vendor_assets.py`` (run here when missing)."""
-    if not (VENDOR / ".stamp").is_file():
-        if shutil.which("npm") is None:
-            reason = "npm is not installed, so the browser assets cannot be vendored"
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"vendored assets are required in CI: {reason}")
-            pytest.skip(reason)
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "vendor_assets.py")],
-                       check=True, cwd=ROOT)
-    return VENDOR
+# ``vendored`` (webmap/static/vendor, vendored when missing) is in tests/webmap/conftest.py.
 
 
 def _js(text: str) -> str:

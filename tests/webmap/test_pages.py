@@ -7,29 +7,17 @@ import re
 import numpy as np
 import pytest
 
-from tests.webmap.conftest import KEL_A, KEL_B, signed_in
-from tests.webmap.test_analysis_cli import HEADER, MARCH
-from webmap import create_app
+from tests.webmap.conftest import KEL_A, KEL_B, external_assets, make_app, signed_in
+from tests.webmap.test_analysis_cli import MARCH
 from webmap.db import dispose_engine
 
 #: Good 3G signal of operator XL at one spot of kelurahan B (A has Telkomsel 4G no-service rows).
 THREE_G = [f"1.6050,101.4150,2024-03-0{d}T11:00:00,XL,3G,-70,false,dev-x{d}" for d in range(1, 6)]
 
 
-def _app_with(db_url, city_file, tmp_path, rows: list[str]):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive")})
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
-    csv = tmp_path / "spot.csv"
-    csv.write_text("\n".join([HEADER, *rows]) + "\n")
-    assert runner.invoke(args=["ingest", str(csv)]).exit_code == 0
-    return app
-
-
 @pytest.fixture
 def app(db_url, city_file, tmp_path):
-    app = _app_with(db_url, city_file, tmp_path, MARCH)
+    app = make_app(db_url, city_file, tmp_path, rows=MARCH)
     yield app
     dispose_engine(app)
 
@@ -37,18 +25,9 @@ def app(db_url, city_file, tmp_path):
 @pytest.fixture
 def mixed_client(db_url, city_file, tmp_path):
     """A planner of the city with 4G no-service rows in A and good 3G rows in B."""
-    app = _app_with(db_url, city_file, tmp_path, [*MARCH, *THREE_G])
+    app = make_app(db_url, city_file, tmp_path, rows=[*MARCH, *THREE_G])
     yield signed_in(app, "rina", "perencana")
     dispose_engine(app)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app, "rina", "perencana")
-
-
-def external_assets(html: str) -> list[str]:
-    return re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
 
 
 def test_city_map_uses_local_assets_and_lists_kelurahan(client):

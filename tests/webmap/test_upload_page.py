@@ -7,24 +7,17 @@ import re
 
 import pytest
 
-from tests.webmap.conftest import KEL_A, signed_in
+from tests.webmap.conftest import (KEL_A, external_assets, figure, make_app, signed_in,
+                                   signed_in_through_form)
 from tests.webmap.test_ingest import HEADER, ROWS
-from webmap import create_app
 from webmap.db import dispose_engine
 
 CSV_BYTES = ("\n".join([HEADER, *ROWS]) + "\n").encode()
 
 
-def _make_app(db_url, city_file, tmp_path, **config):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive"), **config})
-    assert app.test_cli_runner().invoke(args=["import-boundaries", str(city_file)]).exit_code == 0
-    return app
-
-
 @pytest.fixture
 def app(db_url, city_file, tmp_path):
-    app = _make_app(db_url, city_file, tmp_path)
+    app = make_app(db_url, city_file, tmp_path)
     yield app
     dispose_engine(app)
 
@@ -46,10 +39,6 @@ def report_path(response) -> str:
     return location
 
 
-def figure(html: str, name: str) -> str:
-    return re.search(rf'<dd id="{name}">([^<]*)</dd>', html).group(1)
-
-
 def test_upload_page_has_form_template_link_and_no_external_assets(field):
     response = field.get("/unggah")
     assert response.status_code == 200
@@ -59,7 +48,7 @@ def test_upload_page_has_form_template_link_and_no_external_assets(field):
     for key in ("auto", "canonical", "gnettrack", "ookla"):
         assert f'value="{key}"' in html
     assert "xhr.upload.onprogress" in html and "<progress" in html
-    assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
+    assert external_assets(html) == []
     assert 'lang="id"' in html and "Unggah" in html
 
 
@@ -167,19 +156,9 @@ def test_same_file_again_says_already_ingested(app, field):
 
 
 def test_post_without_csrf_token_is_rejected(db_url, city_file, tmp_path):
-    app = _make_app(db_url, city_file, tmp_path, WTF_CSRF_ENABLED=True)
+    app = make_app(db_url, city_file, tmp_path, WTF_CSRF_ENABLED=True)
     try:
-        from webmap import accounts
-        from webmap.db import get_engine
-
-        from tests.webmap.conftest import PASSWORD
-        accounts.create_user(get_engine(app), username="budi", password=PASSWORD,
-                             role="tim_lapangan")
-        client = app.test_client()
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                          client.get("/login").get_data(as_text=True)).group(1)
-        assert client.post("/login", data={"username": "budi", "password": PASSWORD,
-                                           "csrf_token": token}).status_code == 302
+        client = signed_in_through_form(app, "budi", "tim_lapangan")
         assert upload(client).status_code == 400
         token = re.search(r'name="csrf_token" value="([^"]+)"',
                           client.get("/unggah").get_data(as_text=True)).group(1)
@@ -189,17 +168,9 @@ def test_post_without_csrf_token_is_rejected(db_url, city_file, tmp_path):
 
 
 def test_upload_over_the_size_limit_is_413_with_a_clear_message(db_url, tmp_path, city_file):
-    from tests.webmap.conftest import signed_in
-    from webmap import create_app
-    from webmap.db import dispose_engine
-
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(tmp_path / "archive"), "MAX_CONTENT_LENGTH": 1024})
+    app = make_app(db_url, city_file, tmp_path, MAX_CONTENT_LENGTH=1024)
     try:
-        app.test_cli_runner().invoke(args=["import-boundaries", str(city_file)])
         client = signed_in(app, "tim.besar", "tim_lapangan")
-        import io
-
         response = client.post("/unggah", data={"file": (io.BytesIO(b"x" * 4096), "besar.csv")},
                                content_type="multipart/form-data")
         assert response.status_code == 413
