@@ -27,6 +27,7 @@ import shapely
 
 from geo import settings
 from geo.errors import BoundaryError, CRSError, Problem
+from geo.projection import utm_zone_crs
 
 #: Largest number of grid cells the index lays over the city (at most 1024 per kelurahan).  More
 #: cells answer more points without a point-in-polygon test but take longer to build (about 0.3 s
@@ -207,7 +208,8 @@ def build_kelurahan_index(kelurahan: gpd.GeoDataFrame, *,
     kelurahan = _checked(kelurahan).to_crs(_LONLAT).sort_values("kode", ignore_index=True)
     polygons = np.asarray(kelurahan.geometry.array, dtype=object)
     shapely.prepare(polygons)
-    metric_crs = kelurahan.estimate_utm_crs()
+    west, south, east, north = shapely.total_bounds(polygons)
+    metric_crs = utm_zone_crs((west + east) / 2, (south + north) / 2)
     metric = np.asarray(kelurahan.to_crs(metric_crs).geometry.array, dtype=object)
     return KelurahanIndex(
         kode=kelurahan["kode"].to_numpy(dtype=object), polygons=polygons, metric_crs=metric_crs,

@@ -12,6 +12,8 @@ whether a point is inside the city and which kelurahan it belongs to).  A proble
 file raises one :class:`~geo.errors.InputFileError`; a problem with a row rejects that row and is
 listed, every one of them, in the returned batch so that the field team gets a complete report and
 can fix and re-upload only the rejected rows (:meth:`MeasurementBatch.write_rejected_csv`).
+Large files can be read slice by slice (:class:`MeasurementReader`), so that a caller stores the
+first rows while the next ones are validated.
 
 Every value is first read as the raw string (``pyarrow.csv``), then converted column by column with
 ``pyarrow.compute`` and numpy; no Python code runs per row except to build the problem list.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -43,6 +46,8 @@ from geo.errors import InputFileError, Problem
 __all__ = [
     "CANONICAL_COLUMNS",
     "MeasurementBatch",
+    "MeasurementChunk",
+    "MeasurementReader",
     "TileBatch",
     "detect_format",
     "read_measurements",
@@ -323,11 +328,24 @@ class _Columns:
 
 
 class _Findings:
-    """Row-level problems found by column checks: each check flags records with one reason."""
+    """Row-level problems found by column checks: each check flags records with one reason.
 
-    def __init__(self, size: int) -> None:
+    The checks of a slice of the file (records ``offset`` to ``offset + size``) flag positions in
+    the slice; they are kept as positions in the whole file, so that :meth:`merged` findings of
+    every slice describe the whole file.
+    """
+
+    def __init__(self, size: int, offset: int = 0) -> None:
         self.size = size
+        self.offset = offset
         self._found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    @classmethod
+    def merged(cls, size: int, parts: list[_Findings]) -> _Findings:
+        """The findings of every slice of a file of ``size`` records, as one."""
+        whole = cls(size)
+        whole._found = [found for part in parts for found in part._found]
+        return whole
 
     def add(self, mask: np.ndarray, column: _Column, reason: str) -> None:
         """Record ``reason`` where ``mask`` is true, with the column's raw value."""
@@ -335,13 +353,14 @@ class _Findings:
         if index.size:
             names = np.broadcast_to(np.asarray(column.name, dtype=object), (self.size,))[index]
             values = column.raw.take(pa.array(index)).to_numpy(zero_copy_only=False)
-            self._found.append((index, names, values, np.full(index.size, reason, dtype=object)))
+            self._found.append((index + self.offset, names, values,
+                                np.full(index.size, reason, dtype=object)))
 
     def rejected(self) -> np.ndarray:
-        """Boolean mask of the records with at least one problem."""
+        """Boolean mask of the records (of this slice) with at least one problem."""
         mask = np.zeros(self.size, dtype=bool)
         for index, *_ in self._found:
-            mask[index] = True
+            mask[index - self.offset] = True
         return mask
 
     def problems(self, raw: _RawTable) -> list[Problem]:
@@ -368,6 +387,7 @@ def read_measurements(
     timezone: str | None = None,
     now: datetime | None = None,
     source_name: str | None = None,
+    chunk_rows: int | None = None,
 ) -> MeasurementBatch:
     """Read and validate a coverage-measurement file.
 
@@ -385,6 +405,9 @@ def read_measurements(
         seconds later are rejected.  Defaults to the current time.
     source_name
         Name to report instead of the file name (e.g. the name the user uploaded).
+    chunk_rows
+        Records validated at a time (``settings.INGEST_CHUNK_ROWS`` by default); the result
+        does not depend on it.
 
     Returns
     -------
@@ -397,15 +420,164 @@ def read_measurements(
         If the file as a whole cannot be used: missing, empty, binary, not UTF-8, too large, of an
         unknown layout or without a required column.
     """
-    _check_choice(format, ("auto", "canonical", "gnettrack"), "format")
-    zone = _time_zone(timezone)
-    now_s = _epoch_seconds(now)
-    raw = _read_table(path, source_name=source_name)
-    kind = _measurement_format(raw, format)
-    values, findings = _parse_measurements(raw, kind, zone=zone, now_s=now_s)
-    _check_not_swapped(values["latitude"], values["longitude"], raw.source)
-    frame = _measurement_frame(values, raw.rows, ~findings.rejected())
-    return MeasurementBatch(**_batch_parts(kind, raw, findings, frame))
+    reader = MeasurementReader(path, format=format, timezone=timezone, now=now,
+                               source_name=source_name, chunk_rows=chunk_rows)
+    frames = [chunk.frame() for chunk in reader.chunks()]
+    return reader.finish(pd.concat(frames, ignore_index=True) if frames else None)
+
+
+class MeasurementReader:
+    """A coverage-measurement file read and validated slice by slice.
+
+    For pipelines that store the first rows while the next ones are checked (the ingest)::
+
+        reader = MeasurementReader(path)          # whole-file checks: raises InputFileError
+        for chunk in reader.chunks():             # accepted rows, about chunk_rows records a time
+            store(chunk)
+        batch = reader.finish()                   # problems and rejected rows of the whole file
+
+    :func:`read_measurements` is the same with every chunk gathered into ``batch.frame``.
+
+    Attributes
+    ----------
+    format, source
+        As in :class:`MeasurementBatch`.
+    expected_rows
+        Data rows of the file estimated from its line breaks (for a progress bar; the batch
+        has the exact count).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        format: str = "auto",
+        timezone: str | None = None,
+        now: datetime | None = None,
+        source_name: str | None = None,
+        chunk_rows: int | None = None,
+    ) -> None:
+        _check_choice(format, ("auto", "canonical", "gnettrack"), "format")
+        self._zone = _time_zone(timezone)
+        self._now_s = _epoch_seconds(now)
+        self._text = _open_csv(path, source_name=source_name)
+        header = self._text.header
+        self.format = _measurement_format(header, format)
+        _measurement_columns(header, self.format)  # a missing column is refused now
+        self.source = self._text.source
+        self.expected_rows = self._text.expected_rows
+        self.chunk_rows = max(int(chunk_rows or settings.INGEST_CHUNK_ROWS), 1)
+        self._parts: list[_RawTable] = []
+        self._findings: list[_Findings] = []
+        self._swapped = _SwapCount()
+
+    def chunks(self) -> Iterator[MeasurementChunk]:
+        """Parse and validate the file part by part; yield the accepted rows of each (file
+        order).  The first part is smaller, so that a pipeline gets going sooner."""
+        offset = 0
+        for part in self._text.parts(self.chunk_rows):
+            self._parts.append(part)
+            values, findings = _parse_measurements(part, self.format, zone=self._zone,
+                                                   now_s=self._now_s, offset=offset)
+            offset += part.size
+            self._findings.append(findings)
+            self._swapped.add(values["latitude"], values["longitude"])
+            yield _measurement_chunk(values, part.rows, ~findings.rejected(), len(part.broken))
+
+    def finish(self, frame: pd.DataFrame | None = None) -> MeasurementBatch:
+        """The problems and rejected rows of the whole file, once every chunk was read.
+
+        ``frame`` becomes the batch's accepted rows (empty with the documented columns if not
+        given).  Raises :class:`~geo.errors.InputFileError` when the file has no data rows or
+        its latitude and longitude are exchanged throughout.
+        """
+        raw = self._text.join(self._parts)
+        self._swapped.check(self.source)
+        findings = _Findings.merged(raw.size, self._findings)
+        if frame is None:
+            frame = _measurement_chunk(_no_values(), np.zeros(0, np.int64),
+                                       np.zeros(0, bool)).frame()
+        return MeasurementBatch(**_batch_parts(self.format, raw, findings, frame))
+
+    @property
+    def _missing_tokens(self) -> tuple[str, ...]:
+        return ("", "-") if self.format == "gnettrack" else ("",)
+
+
+@dataclass
+class MeasurementChunk:
+    """The accepted rows of one slice of a file, column by column (as in
+    :attr:`MeasurementBatch.frame`; texts as Arrow arrays, the rest as numpy arrays)."""
+
+    row: np.ndarray
+    latitude: np.ndarray
+    longitude: np.ndarray
+    measured_at: np.ndarray
+    operator: pa.Array
+    technology: pa.Array
+    signal_dbm: np.ndarray
+    no_service: np.ndarray
+    download_mbps: np.ndarray
+    upload_mbps: np.ndarray
+    latency_ms: np.ndarray
+    accuracy_m: np.ndarray
+    device_id: pa.Array
+    lines: int = 0  #: data lines of the part, accepted or not
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the columns and dtypes of :attr:`MeasurementBatch.frame`."""
+        columns: dict[str, Any] = {name: getattr(self, name) for name in _CHUNK_COLUMNS}
+        columns["operator"] = self.operator.to_pandas()
+        columns["technology"] = self.technology.to_pandas()
+        columns["device_id"] = pd.Series(self.device_id.to_numpy(zero_copy_only=False),
+                                         dtype=object)
+        return pd.DataFrame(columns, copy=False)
+
+
+_CHUNK_COLUMNS = ("row", "latitude", "longitude", "measured_at", "operator", "technology",
+                  "signal_dbm", "no_service", "download_mbps", "upload_mbps", "latency_ms",
+                  "accuracy_m", "device_id")
+
+
+class _SwapCount:
+    """Counts, slice by slice, the rows whose latitude and longitude look exchanged."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.swapped = 0
+        self.example: tuple[float, float] | None = None
+
+    def add(self, lat: np.ndarray, lon: np.ndarray) -> None:
+        """Count the rows of one slice that have both coordinates."""
+        both = np.isfinite(lat) & np.isfinite(lon)
+        lat, lon = lat[both], lon[both]
+        swapped = (np.abs(lat) > 90.0) & (np.abs(lat) <= 180.0) & (np.abs(lon) <= 90)
+        self.rows += int(both.sum())
+        self.swapped += int(swapped.sum())
+        if self.example is None and swapped.any():
+            i = int(np.flatnonzero(swapped)[0])
+            self.example = (float(lat[i]), float(lon[i]))
+
+    def check(self, source: str) -> None:
+        """Reject a file whose latitude and longitude columns are exchanged throughout.
+
+        Latitude beyond +-90 on most rows, while the longitude column would be a valid latitude,
+        can only mean swapped columns (always so in Indonesia, where longitudes are 95..141
+        degrees).
+        """
+        if not self.rows:
+            return
+        share = self.swapped / self.rows
+        if share >= settings.SWAPPED_COORDINATE_SHARE and self.example is not None:
+            lat, lon = self.example
+            raise InputFileError(
+                f"'{source}': latitude and longitude look swapped for the whole file ({share:.0%} "
+                f"of the rows have a 'latitude' of {lat:g}, beyond 90 degrees, and a "
+                f"'longitude' of {lon:g}). Exchange the two column names and upload again; "
+                "nothing was stored.")
 
 
 def read_columns(path: str | Path, *, source_name: str | None = None) -> list[str]:
@@ -428,26 +600,6 @@ def read_columns(path: str | Path, *, source_name: str | None = None) -> list[st
     header, _ = _first_lines(head, source)
     fields = [name.strip() for name in _split_line(header, _sniff_delimiter(header), source)]
     return [name for name in fields if name]
-
-
-def _check_not_swapped(lat: np.ndarray, lon: np.ndarray, source: str) -> None:
-    """Reject a file whose latitude and longitude columns are exchanged throughout.
-
-    Latitude beyond +-90 on most rows, while the longitude column would be a valid latitude, can
-    only mean swapped columns (always so in Indonesia, where longitudes are 95..141 degrees).
-    """
-    both = np.isfinite(lat) & np.isfinite(lon)
-    if not both.any():
-        return
-    swapped = (np.abs(lat[both]) > 90.0) & (np.abs(lat[both]) <= 180.0) & (np.abs(lon[both]) <= 90)
-    share = float(swapped.mean())
-    if share >= settings.SWAPPED_COORDINATE_SHARE:
-        i = int(np.flatnonzero(swapped)[0])
-        raise InputFileError(
-            f"'{source}': latitude and longitude look swapped for the whole file ({share:.0%} of "
-            f"the rows have a 'latitude' of {lat[both][i]:g}, beyond 90 degrees, and a "
-            f"'longitude' of {lon[both][i]:g}). Exchange the two column names and upload again; "
-            "nothing was stored.")
 
 
 def read_ookla_tiles(
@@ -556,16 +708,87 @@ def template_csv() -> str:
 
 def _read_table(path: str | Path, *, source_name: str | None) -> _RawTable:
     """Check the file as a whole and read every value as a raw string."""
+    text = _open_csv(path, source_name=source_name)
+    return text.join(list(text.parts(None)))
+
+
+@dataclass
+class _CsvText:
+    """A CSV file checked as a whole (size, text, UTF-8, header), parsed part by part.
+
+    Parts end at line breaks, and a part's records are numbered with their line in the file, so
+    the parts of a file hold exactly what parsing it at once would.
+    """
+
+    source: str
+    data: bytes
+    names: list[str]  # for the parser, padding included
+    named: int  # how many of them the header names
+    delimiter: str
+    body: int  # offset of the first line after the header
+    line_bytes: float  # average length of the first lines
+
+    @property
+    def header(self) -> _RawTable:
+        """The file's columns without records (enough to recognise its layout)."""
+        columns = self.names[:self.named]
+        empty = pa.table({name: pa.array([], pa.string()) for name in columns})
+        return _RawTable(self.source, columns, empty, np.zeros(0, np.int64), [], self.delimiter)
+
+    @cached_property
+    def expected_rows(self) -> int:
+        """Data rows, estimated from the line breaks (blank lines counted too)."""
+        body = len(self.data) - self.body
+        return self.data.count(b"\n", self.body) + (0 < body and not self.data.endswith(b"\n"))
+
+    def parts(self, rows: int | None) -> Iterator[_RawTable]:
+        """Parse about ``rows`` records at a time (everything at once if None)."""
+        buffer = pa.py_buffer(self.data)
+        before = 1  # lines before the part: the header
+        for start, stop in self._bounds(rows):
+            table, broken = _parse_csv(buffer.slice(start, stop - start), self.names,
+                                       self.delimiter, self.source)
+            yield _tidy_part(table.select(self.names[:self.named]), broken, self, before)
+            before += table.num_rows + len(broken)
+
+    def join(self, parts: list[_RawTable]) -> _RawTable:
+        """The whole file from its parts; refuse a file without data rows."""
+        if not any(part.size or part.broken for part in parts):
+            raise InputFileError(f"'{self.source}' has a header but no data rows.")
+        table = pa.concat_tables([part.table for part in parts])
+        rows = np.concatenate([part.rows for part in parts])
+        broken = [line for part in parts for line in part.broken]
+        return _RawTable(self.source, self.names[:self.named], table, rows, broken,
+                         self.delimiter)
+
+    def _bounds(self, rows: int | None) -> Iterator[tuple[int, int]]:
+        """Byte ranges of the parts: about ``rows`` lines each (the first a quarter of that, so
+        that a pipeline gets going sooner), ending at a line break."""
+        start, size = self.body, len(self.data)
+        step = None if rows is None else max(int(rows * self.line_bytes), 1)
+        reach = None if step is None else max(step // 4, 1)
+        while start < size:
+            end = -1 if reach is None else self.data.find(b"\n", start + reach - 1)
+            stop = size if end < 0 else end + 1
+            yield start, stop
+            start, reach = stop, step
+
+
+def _open_csv(path: str | Path, *, source_name: str | None) -> _CsvText:
+    """Check the file as a whole (size, text, UTF-8, header) before parsing it."""
     path = Path(path)
     source = source_name or path.name
     data = _read_bytes(path, source)
-    _check_text(data[:_SNIFF_BYTES], source)
-    header, first_row = _first_lines(data[:_SNIFF_BYTES], source)
+    head = data[:_SNIFF_BYTES]
+    _check_text(head, source)
+    header, first_row = _first_lines(head, source)
     _check_utf8(data, source)
     delimiter = _sniff_delimiter(header)
     names, named = _column_names(header, first_row, delimiter, source)
-    table, broken = _parse_csv(data, names, delimiter, source)
-    return _tidy_table(source, table.select(names[:named]), broken, delimiter)
+    end = re.search(rb"\r\n|\r|\n", head)
+    body = len(data) if end is None else end.end()
+    line_bytes = len(head) / max(head.count(b"\n"), 1)
+    return _CsvText(source, data, names, named, delimiter, body, line_bytes)
 
 
 def _read_bytes(path: Path, source: str) -> bytes:
@@ -666,9 +889,12 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def _parse_csv(
-    data: bytes, names: list[str], delimiter: str, source: str, *, threads: bool = True
+    data: pa.Buffer, names: list[str], delimiter: str, source: str, *, threads: bool = True
 ) -> tuple[pa.Table, list]:
-    """Read all data lines as strings; lines with a wrong number of fields are set aside."""
+    """Read data lines (no header) as strings; lines with a wrong number of fields are set aside.
+
+    Set-aside lines carry their line number in ``data`` (1-based).
+    """
     broken: list = []
 
     def set_aside(row: object) -> str:
@@ -677,8 +903,8 @@ def _parse_csv(
 
     try:
         table = pv.read_csv(
-            pa.BufferReader(pa.py_buffer(data)),
-            read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
+            pa.BufferReader(data),
+            read_options=pv.ReadOptions(column_names=names, use_threads=threads),
             parse_options=pv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
                                           invalid_row_handler=set_aside),
             convert_options=pv.ConvertOptions(
@@ -720,22 +946,18 @@ def _check_utf8(data: bytes, source: str) -> None:
         raise _encoding_error(source, err.start, line, data[err.start]) from err
 
 
-def _tidy_table(source: str, table: pa.Table, broken: list, delimiter: str) -> _RawTable:
-    """Give records their file line, drop blank lines, refuse a file without data rows."""
-    rows = _line_numbers(table.num_rows, [row.number for row in broken])
+def _tidy_part(table: pa.Table, broken: list, text: _CsvText, before: int) -> _RawTable:
+    """Give the records of a part their file line (``before`` lines precede the part) and drop
+    blank lines."""
+    lines = np.arange(before + 1, before + table.num_rows + len(broken) + 1, dtype=np.int64)
+    numbers = [before + row.number for row in broken]
+    rows = lines[~np.isin(lines, numbers)] if numbers else lines
     blank = _blank_records(table)
     if blank.any():
         table, rows = table.filter(pa.array(~blank)), rows[~blank]
-    kept = [(row.number, row.text) for row in broken if row.text.strip(f" {delimiter}\r\n")]
-    if table.num_rows + len(kept) == 0:
-        raise InputFileError(f"'{source}' has a header but no data rows.")
-    return _RawTable(source, table.column_names, table, rows, kept, delimiter)
-
-
-def _line_numbers(records: int, broken: list[int]) -> np.ndarray:
-    """Line number of each record: the header is line 1, broken lines are skipped."""
-    lines = np.arange(2, records + len(broken) + 2, dtype=np.int64)
-    return lines[~np.isin(lines, broken)] if broken else lines
+    kept = [(before + row.number, row.text) for row in broken
+            if row.text.strip(f" {text.delimiter}\r\n")]
+    return _RawTable(text.source, table.column_names, table, rows, kept, text.delimiter)
 
 
 def _blank_records(table: pa.Table) -> np.ndarray:
@@ -745,8 +967,9 @@ def _blank_records(table: pa.Table) -> np.ndarray:
         candidates = np.flatnonzero(blank)
         if candidates.size == 0:
             break
-        values = pc.utf8_trim_whitespace(column.take(pa.array(candidates)))
-        blank[candidates] = pc.equal(values, "").to_numpy(zero_copy_only=False)
+        values = column if candidates.size == len(blank) else column.take(pa.array(candidates))
+        empty = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+        blank[candidates] = empty.to_numpy(zero_copy_only=False)
     return blank
 
 
@@ -853,12 +1076,15 @@ def _measurement_columns(raw: _RawTable, kind: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 def _parse_measurements(
-    raw: _RawTable, kind: str, *, zone: str, now_s: int
+    raw: _RawTable, kind: str, *, zone: str, now_s: int, offset: int = 0
 ) -> tuple[dict[str, Any], _Findings]:
-    """Convert and check every measurement column; return the values and the problems found."""
+    """Convert and check every measurement column; return the values and the problems found.
+
+    ``raw`` may be a part of the file starting at record ``offset``.
+    """
     columns = _Columns(raw, _measurement_columns(raw, kind),
                        ("", "-") if kind == "gnettrack" else ("",))
-    checks = _Findings(raw.size)
+    checks = _Findings(raw.size, offset)
     values: dict[str, Any] = {
         "latitude": _check_coordinate(columns["latitude"], "latitude", 90.0, checks),
         "longitude": _check_coordinate(columns["longitude"], "longitude", 180.0, checks),
@@ -1261,29 +1487,46 @@ def _check_count(
 # Results
 # --------------------------------------------------------------------------------------------------
 
-def _measurement_frame(values: dict, rows: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
-    """Build the accepted measurements with the documented columns and dtypes."""
+def _measurement_chunk(values: dict, rows: np.ndarray, keep: np.ndarray, broken: int = 0
+                       ) -> MeasurementChunk:
+    """The accepted (``keep``) records with the documented columns and dtypes (``broken``: lines
+    of the part set aside by the parser)."""
     mask = pa.array(keep)
     names = pa.array([*_GENERATIONS, ""])  # code -1 (no technology) is the last name
     technology = pa.DictionaryArray.from_arrays(
         pa.array(np.where(values["technology"] < 0, len(_GENERATIONS), values["technology"])),
         names).filter(mask).cast(pa.string())
-    return pd.DataFrame({
-        "row": rows[keep].astype(np.int64),
-        "latitude": values["latitude"][keep],
-        "longitude": values["longitude"][keep],
-        "measured_at": values["measured_at"][keep].astype(np.int64),
-        "operator": values["operator"].filter(mask).to_pandas(),
-        "technology": technology.to_pandas(),
-        "signal_dbm": values["signal_dbm"][keep],
-        "no_service": values["no_service"][keep].astype(bool),
-        "download_mbps": values["download_mbps"][keep],
-        "upload_mbps": values["upload_mbps"][keep],
-        "latency_ms": values["latency_ms"][keep],
-        "accuracy_m": values["accuracy_m"][keep],
-        "device_id": pd.Series(values["device_id"].filter(mask).to_numpy(zero_copy_only=False),
-                               dtype=object),
-    }, copy=False)
+    return MeasurementChunk(
+        row=rows[keep].astype(np.int64),
+        latitude=values["latitude"][keep],
+        longitude=values["longitude"][keep],
+        measured_at=values["measured_at"][keep].astype(np.int64),
+        operator=_one_array(values["operator"].filter(mask)),
+        technology=technology,
+        signal_dbm=values["signal_dbm"][keep],
+        no_service=values["no_service"][keep].astype(bool),
+        download_mbps=values["download_mbps"][keep],
+        upload_mbps=values["upload_mbps"][keep],
+        latency_ms=values["latency_ms"][keep],
+        accuracy_m=values["accuracy_m"][keep],
+        device_id=_one_array(values["device_id"].filter(mask)),
+        lines=len(keep) + broken,
+    )
+
+
+def _one_array(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The values as one contiguous array."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _no_values() -> dict[str, Any]:
+    """The values of a slice without records (for an empty batch frame)."""
+    floats = np.zeros(0, dtype=np.float64)
+    return {"latitude": floats, "longitude": floats, "measured_at": floats,
+            "technology": np.zeros(0, dtype=np.int64), "operator": pa.array([], pa.string()),
+            "signal_dbm": floats, "no_service": np.zeros(0, dtype=bool), "download_mbps": floats,
+            "upload_mbps": floats, "latency_ms": floats, "accuracy_m": floats,
+            "device_id": pa.array([], pa.string())}
 
 
 def _tile_frame(

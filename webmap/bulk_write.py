@@ -144,12 +144,14 @@ class _PostgresTransaction(BulkTransaction):
 
 #: The child: database path as argument; requests on stdin, answers on stdout.  A request is a
 #: JSON line {"op": "execute" | "fetch" | "append" | "commit", ...}; "append" is followed by an
-#: Arrow IPC stream of the rows.  An answer is a JSON line {"rows": [...]} / {"count": n} /
+#: Arrow IPC stream of the rows, "execute" and "fetch" with "params" by one of the parameters
+#: (converting Python values in the child would make pyarrow import pandas: a slower start).  An answer is a JSON line {"rows": [...]} / {"count": n} /
 #: {"error": "..."}; "fetch" answers are followed by an Arrow IPC stream.  After "commit" the
 #: child checkpoints the write-ahead log and exits; at end-of-file it rolls back and exits.
 _CHILD = r"""
 import json, sys
-import adbc_driver_sqlite.dbapi as adbc_sqlite
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
 import pyarrow as pa
 source, sink = sys.stdin.buffer, sys.stdout.buffer
 
@@ -160,15 +162,38 @@ def answer(message):
 def plain(value):
     return value if value is None or isinstance(value, (int, float, str)) else str(value)
 
-conn = adbc_sqlite.connect(sys.argv[1], autocommit=True)
-cursor = conn.cursor()
+def query(sql, params=None):
+    statement = adbc.AdbcStatement(conn)
+    try:
+        statement.set_sql_query(sql)
+        if params is not None:
+            statement.bind(params)
+        stream, _ = statement.execute_query()
+        return pa.RecordBatchReader.from_stream(stream).read_all()
+    finally:
+        statement.close()
+
+def ingest(table, stream):
+    statement = adbc.AdbcStatement(conn)
+    try:
+        statement.set_options(**{adbc.INGEST_OPTION_TARGET_TABLE: table,
+                                 adbc.INGEST_OPTION_MODE: adbc.INGEST_OPTION_MODE_APPEND})
+        statement.bind_stream(stream)
+        return statement.execute_update()
+    finally:
+        statement.close()
+
+# The low-level ADBC API: the DB-API module would import pandas (a slower start).  The connection
+# is in autocommit mode; the transaction is ours (BEGIN IMMEDIATE ... COMMIT).
+database = adbc_driver_sqlite.connect(sys.argv[1])
+conn = adbc.AdbcConnection(database)
 try:
     # No checkpoint inside COMMIT (the caller would wait for it): the child checkpoints after
     # it has answered.
     for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON",
                    "cache_size=-65536", "wal_autocheckpoint=0"):
-        cursor.execute("PRAGMA " + pragma)
-    cursor.execute("BEGIN IMMEDIATE")
+        query("PRAGMA " + pragma)
+    query("BEGIN IMMEDIATE")
     answer({"ready": True})
 except Exception as error:
     answer({"error": " ".join(str(error).split())})
@@ -179,42 +204,42 @@ for line in source:
     op = request["op"]
     try:
         if op == "append":
-            count = cursor.adbc_ingest(request["table"], pa.ipc.open_stream(source),
-                                       mode="append")
+            count = ingest(request["table"], pa.ipc.open_stream(source))
             answer({"count": int(count)})
         elif op == "commit":
-            cursor.execute("COMMIT")
+            query("COMMIT")
             committed = True
             answer({"committed": True})
             break
         else:
-            cursor.execute(request["sql"], request.get("params") or None)
+            params = None
+            if request.get("params"):  # one row of parameters follows, as Arrow
+                params = pa.ipc.open_stream(source).read_all().combine_chunks().to_batches()[0]
+            table = query(request["sql"], params)
             if op == "fetch":
-                table = cursor.fetch_arrow_table()
                 answer({"fetched": table.num_rows})
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)
                 sink.flush()
             else:
-                rows = cursor.fetchall() if cursor.description else []
-                answer({"rows": [[plain(v) for v in row] for row in rows]})
+                columns = [column.to_pylist() for column in table.columns]
+                answer({"rows": [[plain(v) for v in row] for row in zip(*columns)]})
     except Exception as error:
         answer({"error": " ".join(str(error).split())})
         break
 if committed:
     sink.close()
     try:
-        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        cursor.fetchall()
+        query("PRAGMA wal_checkpoint(PASSIVE)")
     except Exception:
         pass
 else:
     try:
-        cursor.execute("ROLLBACK")
+        query("ROLLBACK")
     except Exception:
         pass
-cursor.close()
 conn.close()
+database.close()
 """
 
 
@@ -238,10 +263,16 @@ class _SqliteTransaction(BulkTransaction):
         assert self._child.stdin is not None
         return self._child.stdin
 
-    def _send(self, request: dict[str, Any]) -> IO[bytes]:
+    def _send(self, request: dict[str, Any], params: tuple = ()) -> IO[bytes]:
         stdin = self._stdin()
         try:
-            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.write(json.dumps(request | ({"params": True} if params else {})).encode()
+                        + b"\n")
+            if params:
+                row = pa.record_batch([[value] for value in params],
+                                      names=[str(i) for i in range(len(params))])
+                with pa.ipc.new_stream(stdin, row.schema) as writer:
+                    writer.write_batch(row)
             stdin.flush()
         except BrokenPipeError:
             self._answer()  # raises with the child's message
@@ -267,11 +298,11 @@ class _SqliteTransaction(BulkTransaction):
                              + (f" ({tail})" if tail and tail not in detail else ""))
 
     def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
-        self._send({"op": "execute", "sql": sql, "params": list(params)})
+        self._send({"op": "execute", "sql": sql}, params)
         return [tuple(row) for row in self._answer()["rows"]]
 
     def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
-        self._send({"op": "fetch", "sql": sql, "params": list(params)})
+        self._send({"op": "fetch", "sql": sql}, params)
         self._answer()
         return pa.ipc.open_stream(self._child.stdout).read_all()
 

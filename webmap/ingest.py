@@ -8,6 +8,7 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +28,9 @@ from geo import settings
 from geo.boundaries import read_boundaries
 from geo.errors import InputFileError, Problem
 from geo.facilities import read_facilities
-from geo.kelurahan_lookup import build_kelurahan_index
-from geo.measurements import detect_format, read_columns, read_measurements, read_ookla_tiles
+from geo.kelurahan_lookup import KelurahanIndex, build_kelurahan_index
+from geo.measurements import (MeasurementChunk, MeasurementReader, detect_format, read_columns,
+                              read_ookla_tiles)
 from geo.projection import utm_crs_for
 from webmap import store
 from webmap.archive import ArchivedFile, archive_file, archive_folder
@@ -149,12 +151,15 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
         kelurahan = store.load_kelurahan(conn, city["kode"])
     if kind == "ookla":
         return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
-    # The write transaction opens first: on SQLite its process starts while the file is read.
-    with store.measurement_write(engine, city["kode"]) as writer:
-        batch = read_measurements(archived.path, format=format,
-                                  timezone=timezone or city["timezone"], now=options.now,
-                                  source_name=archived.original_name)
-        return _store_measurements(writer, archived, city, kelurahan, batch, options)
+    # The write transaction opens first (on SQLite its process starts while the file is read),
+    # and the kelurahan index is built in a thread while the file is parsed.
+    with store.measurement_write(engine, city["kode"]) as writer, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        index = pool.submit(build_kelurahan_index, kelurahan)
+        reader = MeasurementReader(archived.path, format=format,
+                                   timezone=timezone or city["timezone"], now=options.now,
+                                   source_name=archived.original_name)
+        return _store_measurements(writer, archived, city, index.result(), reader, options)
 
 
 def _check_size(path: Path) -> None:
@@ -178,30 +183,30 @@ def _already_ingested(previous: dict, archived: ArchivedFile) -> dict[str, Any]:
 
 
 def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, city: dict,
-                        kelurahan: gpd.GeoDataFrame, batch: Any, options: IngestOptions
-                        ) -> dict[str, Any]:
-    """Tag, de-duplicate and store the accepted rows through ``writer``, chunk by chunk.
+                        index: KelurahanIndex, reader: MeasurementReader,
+                        options: IngestOptions) -> dict[str, Any]:
+    """Validate, tag, de-duplicate and store the file's rows through ``writer``, chunk by chunk.
 
-    Chunks are prepared here (kelurahan, H3 cell, content hash) while the database stores the
-    previous ones; whole-file checks (swapped coordinates) run before the commit.
+    Each chunk is read, validated and prepared here (kelurahan, H3 cell, content hash) while the
+    database stores the previous ones.  Repeats within the file are held back as they come;
+    repeats of earlier uploads are removed once the file's time span is known.  Whole-file
+    checks (no data rows, swapped coordinates) run after the last chunk, before the commit, so
+    a refused file stores nothing.
     """
-    index = build_kelurahan_index(kelurahan)
-    frame = batch.frame
-    times = frame["measured_at"].to_numpy()
-    advance = options.progress(len(frame), "rows") if options.progress else None
-    chunks = _MeasurementChunks(frame, index, city["kode"], settings.INGEST_CHUNK_ROWS, advance)
+    advance = options.progress(reader.expected_rows, "rows") if options.progress else None
     upload_id = writer.insert_upload(**_upload_values(city, "measurements", archived, options,
-                                                      batch.format))
-    accepted = 0
-    if len(frame):
-        known = writer.known_hashes(int(times.min()), int(times.max()))
-        accepted = writer.append(chunks.record_batches(upload_id, known))
-    codes = chunks.codes
-    _reject_if_swapped(batch, index, codes, city)
-    _reject_outside(batch, codes, city)
+                                                      reader.format))
+    chunks = _MeasurementChunks(reader, index, city["kode"], advance)
+    accepted = writer.append(chunks.record_batches(upload_id))
+    if accepted:  # rows an earlier upload of the same time span already stored
+        accepted -= writer.drop_repeats(upload_id, chunks.hashes(), chunks.first_time,
+                                        chunks.last_time)
+    batch = reader.finish()
+    _reject_if_swapped(batch, index, chunks, city)
+    _reject_outside(batch, chunks, city)
     report = _base_report(batch, archived, city)
     report |= {"upload_id": upload_id, "accepted": accepted,
-               "duplicates": int((chunks.positions >= 0).sum()) - accepted,
+               "duplicates": chunks.inside - accepted,
                "rejected_csv": _write_rejected(batch, archived)}
     report["message"] = _summary(report)
     writer.finish_upload(upload_id, report, measured_from=chunks.first_time,
@@ -212,84 +217,102 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
 class _MeasurementChunks:
     """The accepted rows of a file as measurement record batches, prepared chunk by chunk.
 
-    Rows go in time order.  Each chunk gets its kelurahan (rows outside the city are held
-    back), its content hash (rows already stored, or seen earlier in the file, are held back),
-    then its H3 cell.  :attr:`codes` (every row's kelurahan, ``None`` outside the city) and the
-    time span of the rows handed out are known once the batches have been consumed.
+    Each chunk gets its kelurahan (rows outside the city are held back), its content hash (rows
+    seen earlier in the file are held back), then its H3 cell; it is stored in time order (a
+    file's chunks follow each other in file order).  Once the
+    batches have been consumed, the line number, coordinates and kelurahan (position in
+    ``index.kode``, -1 outside the city) of every valid row are known, as are ``inside`` (rows in
+    the city) and the time span of the rows handed out.
     """
 
-    def __init__(self, frame: pd.DataFrame, index: Any, city_kode: str, chunk_rows: int,
+    def __init__(self, reader: MeasurementReader, index: Any, city_kode: str,
                  progress: Progress | None) -> None:
-        self.frame, self.index, self.city_kode = frame, index, city_kode
-        self.chunk_rows, self.progress = max(int(chunk_rows), 1), progress
-        self.positions = np.full(len(frame), -1, dtype=np.int64)  # in index.kode
+        self.reader, self.index, self.city_kode, self.progress = reader, index, city_kode, progress
         self.first_time: int | None = None
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
         self._city = pa.array([city_kode], pa.string())
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._hashes: list[np.ndarray] = []
+        self._progressed = 0
+
+    def record_batches(self, upload_id: int) -> Iterator[pa.RecordBatch]:
+        """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches."""
+        seen = _SeenHashes()
+        for chunk in self.reader.chunks():
+            where = self.index.positions(chunk.longitude, chunk.latitude)
+            self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
+            inside = np.flatnonzero(where >= 0)
+            hashes = measurement_hashes(_hash_frame(chunk, inside), self.city_kode)
+            first = np.flatnonzero(seen.first_seen(hashes))
+            if first.size:
+                order = np.argsort(chunk.measured_at[inside[first]], kind="stable")
+                fresh, fresh_hashes = inside[first[order]], hashes[first[order]]
+                self._hashes.append(fresh_hashes)
+                low, high = (int(chunk.measured_at[fresh[i]]) for i in (0, -1))
+                self.first_time = low if self.first_time is None else min(self.first_time, low)
+                self.last_time = high if self.last_time is None else max(self.last_time, high)
+                yield self._record_batch(chunk, fresh, where[fresh], fresh_hashes, upload_id)
+            if self.progress:
+                self.progress(chunk.lines)
+                self._progressed += chunk.lines
+        if self.progress and self._progressed < self.reader.expected_rows:
+            self.progress(self.reader.expected_rows - self._progressed)  # blank lines
+
+    def hashes(self) -> np.ndarray:
+        """Content hashes of the rows handed out."""
+        return np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.int64)
+
+    def column(self, number: int) -> np.ndarray:
+        """Column ``number`` of (line, latitude, longitude, kelurahan position) of every row."""
+        if not self._parts:
+            return np.zeros(0, dtype=np.int64 if number in (0, 3) else np.float64)
+        return np.concatenate([part[number] for part in self._parts])
 
     @property
-    def codes(self) -> np.ndarray:
-        """Kelurahan code of every row of the frame (object array, ``None`` outside the city)."""
-        codes = np.full(len(self.positions), None, dtype=object)
-        inside = self.positions >= 0
-        codes[inside] = self.index.kode[self.positions[inside]]
-        return codes
+    def inside(self) -> int:
+        """Rows inside the city (stored or duplicates)."""
+        return int(sum(int((part[3] >= 0).sum()) for part in self._parts))
 
-    def record_batches(self, upload_id: int, known: np.ndarray) -> Iterator[pa.RecordBatch]:
-        """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches."""
-        seen = _SeenHashes(known)
-        times = self.frame["measured_at"].to_numpy()
-        in_order = bool(np.all(times[1:] >= times[:-1]))  # field logs usually are: no copy
-        order = None if in_order else np.argsort(times, kind="stable")
-        for start in range(0, len(times), self.chunk_rows):
-            stop = min(start + self.chunk_rows, len(times))
-            rows = slice(start, stop) if order is None else order[start:stop]
-            chunk = self.frame.iloc[rows]
-            where = self.index.positions(chunk["longitude"].to_numpy(),
-                                         chunk["latitude"].to_numpy())
-            self.positions[rows] = where
-            inside = where >= 0
-            chunk, where = chunk.loc[inside], where[inside]
-            hashes = measurement_hashes(chunk, self.city_kode)
-            fresh = seen.first_seen(hashes)
-            if fresh.any():
-                chunk, where, hashes = chunk.loc[fresh], where[fresh], hashes[fresh]
-                chunk_times = chunk["measured_at"].to_numpy()
-                if self.first_time is None:
-                    self.first_time = int(chunk_times.min())
-                self.last_time = int(chunk_times.max())
-                yield self._record_batch(chunk, where, hashes, upload_id)
-            if self.progress:
-                self.progress(stop - start)
-
-    def _record_batch(self, rows: pd.DataFrame, where: np.ndarray, hashes: np.ndarray,
-                      upload_id: int) -> pa.RecordBatch:
-        size = len(rows)
-        lat, lon = rows["latitude"].to_numpy(), rows["longitude"].to_numpy()
+    def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
+                      hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
+        size = len(take)
+        lat, lon = chunk.latitude[take], chunk.longitude[take]
+        rows = pa.array(take)
         columns = {
             "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
             "city_kode": self._city.take(np.zeros(size, dtype=np.int32)),
-            "row_hash": pa.array(hashes), "measured_at": pa.array(rows["measured_at"].to_numpy()),
+            "row_hash": pa.array(hashes), "measured_at": pa.array(chunk.measured_at[take]),
             "latitude": pa.array(lat), "longitude": pa.array(lon),
-            "no_service": pa.array(rows["no_service"].to_numpy(dtype=bool)),
+            "no_service": pa.array(chunk.no_service[take]),
             "kelurahan_kode": self._kode.take(where),
             "h3_cell": pa.array(h3_cells(lat, lon)),
+            "operator": chunk.operator.take(rows), "technology": chunk.technology.take(rows),
+            "device_id": chunk.device_id.take(rows),
         }
-        for name in ("operator", "technology", "device_id"):
-            text = pa.array(rows[name], pa.string(), from_pandas=True)
-            columns[name] = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
         for name in ("signal_dbm", "download_mbps", "upload_mbps", "latency_ms", "accuracy_m"):
-            columns[name] = pa.array(rows[name].to_numpy(dtype=np.float64), from_pandas=True)
+            columns[name] = pa.array(getattr(chunk, name)[take], from_pandas=True)
         return pa.RecordBatch.from_arrays([columns[f.name] for f in store.MEASUREMENT_SCHEMA],
                                           schema=store.MEASUREMENT_SCHEMA)
+
+
+def _hash_frame(chunk: MeasurementChunk, rows: np.ndarray) -> pd.DataFrame:
+    """The columns :func:`measurement_hashes` reads, of some rows of a chunk."""
+    take = pa.array(rows)
+    return pd.DataFrame({
+        "measured_at": chunk.measured_at[rows], "latitude": chunk.latitude[rows],
+        "longitude": chunk.longitude[rows], "operator": chunk.operator.take(take).to_pandas(),
+        "technology": chunk.technology.take(take).to_pandas(),
+        "signal_dbm": chunk.signal_dbm[rows], "no_service": chunk.no_service[rows],
+        "device_id": chunk.device_id.take(take).to_pandas(),
+    }, copy=False)
 
 
 class _SeenHashes:
     """A sorted set of content hashes that grows chunk by chunk (vectorised, no Python loop)."""
 
-    def __init__(self, known: np.ndarray) -> None:
-        self.sorted = np.unique(np.asarray(known, dtype=np.int64))
+    def __init__(self) -> None:
+        self.sorted = np.zeros(0, dtype=np.int64)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """Mask of the hashes seen for the first time (the first of equal ones); remember them."""
@@ -342,16 +365,17 @@ def measurement_hashes(rows: pd.DataFrame, city_kode: str) -> np.ndarray:
     return hashed.view(np.int64)
 
 
-def _reject_if_swapped(batch: Any, index: Any, codes: np.ndarray, city: dict) -> None:
+def _reject_if_swapped(batch: Any, index: Any, chunks: _MeasurementChunks, city: dict) -> None:
     """Reject the whole file when its latitude and longitude columns are exchanged.
 
     (Latitudes beyond 90 degrees are caught by the reader; this catches the case where both
     orders are valid degrees but only the exchanged one falls in the city.)
     """
-    if len(codes) == 0 or np.mean(pd.notna(codes)) >= settings.SWAPPED_COORDINATE_SHARE:
+    where = chunks.column(3)
+    if len(where) == 0 or np.mean(where >= 0) >= settings.SWAPPED_COORDINATE_SHARE:
         return
-    lat, lon = batch.frame["latitude"].to_numpy(), batch.frame["longitude"].to_numpy()
-    inside_swapped = float(np.mean(pd.notna(index.assign(lat, lon))))
+    lat, lon = chunks.column(1), chunks.column(2)
+    inside_swapped = float(np.mean(index.positions(lat, lon) >= 0))
     if inside_swapped >= settings.SWAPPED_COORDINATE_SHARE:
         raise InputFileError(
             f"'{batch.source}': latitude and longitude look swapped for the whole file (e.g. "
@@ -360,16 +384,16 @@ def _reject_if_swapped(batch: Any, index: Any, codes: np.ndarray, city: dict) ->
             "again; nothing was stored.")
 
 
-def _reject_outside(batch: Any, codes: np.ndarray, city: dict) -> None:
+def _reject_outside(batch: Any, chunks: _MeasurementChunks, city: dict) -> None:
     """Move rows outside every kelurahan (beyond the sliver tolerance) to the rejected rows."""
-    outside = pd.isna(codes)
-    frame = batch.frame.loc[outside]
+    outside = chunks.column(3) < 0
+    rows, lat, lon = (chunks.column(n)[outside] for n in (0, 1, 2))
     reason = (f"outside the kelurahan boundaries of {city['nama']} "
               f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
-    batch.reject(frame["row"].to_numpy(), [
+    batch.reject(rows, [
         Problem(reason=reason, file=batch.source, row=int(r), column="latitude, longitude",
-                value=f"{lat:.6f}, {lon:.6f}")
-        for r, lat, lon in zip(frame["row"], frame["latitude"], frame["longitude"], strict=True)])
+                value=f"{y:.6f}, {x:.6f}")
+        for r, y, x in zip(rows, lat, lon, strict=True)])
 
 
 def _insert_upload(conn: Connection, city: dict, kind: str, archived: ArchivedFile,

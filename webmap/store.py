@@ -226,8 +226,9 @@ class MeasurementWrite:
 
     Obtained from :func:`measurement_write`.  De-duplication works without a unique index (which
     would cost more than the rest of the ingest): each measurement upload records the time span
-    and the id range of its rows, so the content hashes a new file could repeat are read from the
-    uploads whose time span overlaps it, inside the transaction that holds the city's write lock.
+    and the id range of its rows.  Once a file's rows are appended, the content hashes of the
+    uploads whose time span overlaps them are read and the repeated rows deleted, all inside the
+    transaction that holds the city's write lock (:meth:`drop_repeats`).
     """
 
     def __init__(self, transaction: BulkTransaction, city_kode: str) -> None:
@@ -249,7 +250,8 @@ class MeasurementWrite:
         return int(self._tx.execute(sql, tuple(self._value(n, values[n]) for n in names))[0][0])
 
     def known_hashes(self, first_s: int, last_s: int) -> np.ndarray:
-        """Sorted content hashes already stored for this city between the two times."""
+        """Sorted content hashes stored for this city between the two times by earlier uploads
+        (an upload's own rows count once it is finished)."""
         p = self._p
         spans = self._tx.execute(
             f"SELECT id, first_row_id, last_row_id FROM upload WHERE city_kode = {p(1)} "
@@ -263,6 +265,25 @@ class MeasurementWrite:
             f"AND upload_id = {int(upload)}" for upload, first, last in spans)
         hashes = self._tx.fetch_arrow(parts).column(0).to_numpy().astype(np.int64)
         return np.unique(hashes)
+
+    def drop_repeats(self, upload_id: int, hashes: np.ndarray, first_s: int, last_s: int
+                     ) -> int:
+        """Delete the rows of this upload that an earlier upload already stored; return how many.
+
+        ``hashes`` are the content hashes of the rows appended for this upload (each once) and
+        ``first_s``/``last_s`` their time span; only uploads overlapping it are read.
+        """
+        known = self.known_hashes(first_s, last_s)
+        repeated = hashes[np.isin(hashes, known)] if known.size else known
+        if repeated.size == 0:
+            return 0
+        first, last = self._row_id_range(upload_id)
+        for part in np.array_split(repeated, -(-repeated.size // _DELETE_BATCH)):
+            self._tx.execute(
+                f"DELETE FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
+                f"AND upload_id = {int(upload_id)} "
+                f"AND row_hash IN ({', '.join(str(int(h)) for h in part)})")
+        return int(repeated.size)
 
     def append(self, batches: Iterable[pa.RecordBatch]) -> int:
         """Append measurement rows (:data:`MEASUREMENT_SCHEMA`, consumed lazily); return how many."""
@@ -309,6 +330,10 @@ class MeasurementWrite:
 
 _SQLITE_DATETIME = Upload.__table__.c.uploaded_at.type.dialect_impl(
     sqlite_dialect.dialect()).bind_processor(sqlite_dialect.dialect())
+
+
+#: Content hashes per DELETE statement when repeats of earlier uploads are removed.
+_DELETE_BATCH = 10_000
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from geo.projection import (
     project_to_metric,
     require_crs,
     utm_crs_for,
+    utm_zone_crs,
 )
 
 # Approximate city boxes (min lon, min lat, max lon, max lat), enough to pick a UTM zone.
@@ -49,6 +50,19 @@ def _to_utm(code: int, lon: list[float], lat: list[float]) -> tuple[np.ndarray, 
                                                (SINGKAWANG, 32649)])
 def test_utm_crs_for_city_boxes(bounds, epsg):
     assert utm_crs_for(bounds).to_epsg() == epsg
+
+
+@pytest.mark.parametrize(("bounds", "epsg"), [(DUMAI, 32647), (PAYAKUMBUH, 32747),
+                                               (SINGKAWANG, 32649)])
+def test_utm_zone_crs_agrees_with_utm_crs_for(bounds, epsg):
+    west, south, east, north = bounds
+    assert utm_zone_crs((west + east) / 2, (south + north) / 2).to_epsg() == epsg
+
+
+@pytest.mark.parametrize(("lon", "lat", "epsg"), [(-180.0, 1.0, 32601), (179.99, -1.0, 32760),
+                                                   (180.0, 0.0, 32660), (102.0, 0.0, 32648)])
+def test_utm_zone_crs_zone_edges(lon, lat, epsg):
+    assert utm_zone_crs(lon, lat).to_epsg() == epsg
 
 
 def test_utm_crs_for_geodataframe_and_lonlat_pair():

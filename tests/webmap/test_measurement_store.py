@@ -56,7 +56,7 @@ def test_upload_records_time_span_and_row_ids(city_engine, options, tmp_path):
     assert report["accepted"] == 3
     upload = uploads(city_engine)[0]
     assert (upload["measured_from"], upload["measured_until"]) == (epoch(1, 5), epoch(1, 30))
-    ids = [r["id"] for r in stored(city_engine)]  # ordered by time: stored in time order
+    ids = [r["id"] for r in stored(city_engine)]  # ordered by time: a chunk is stored in time order
     assert ids == sorted(ids)
     assert (upload["first_row_id"], upload["last_row_id"]) == (min(ids), max(ids))
 
