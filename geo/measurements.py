@@ -716,8 +716,8 @@ def _read_table(path: str | Path, *, source_name: str | None) -> _RawTable:
 class _CsvText:
     """A CSV file checked as a whole (size, text, UTF-8, header), parsed part by part.
 
-    Parts end at line breaks, and a part's records are numbered with their line in the file, so
-    the parts of a file hold exactly what parsing it at once would.
+    Parts end at line breaks outside quoted values, and a part's records are numbered with their
+    line in the file, so the parts of a file hold exactly what parsing it at once would.
     """
 
     source: str
@@ -763,9 +763,13 @@ class _CsvText:
 
     def _bounds(self, rows: int | None) -> Iterator[tuple[int, int]]:
         """Byte ranges of the parts: about ``rows`` lines each (the first a quarter of that, so
-        that a pipeline gets going sooner), ending at a line break."""
+        that a pipeline gets going sooner), ending at a line break.
+
+        A file with a double quote anywhere is one part: a quoted value may hold a line break.
+        """
         start, size = self.body, len(self.data)
-        step = None if rows is None else max(int(rows * self.line_bytes), 1)
+        quoted = self.data.find(b'"', start) >= 0
+        step = None if rows is None or quoted else max(int(rows * self.line_bytes), 1)
         reach = None if step is None else max(step // 4, 1)
         while start < size:
             end = -1 if reach is None else self.data.find(b"\n", start + reach - 1)

@@ -203,7 +203,7 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
                                         chunks.last_time)
     batch = reader.finish()
     _reject_if_swapped(batch, index, chunks, city)
-    _reject_outside(batch, chunks, city)
+    _reject_outside(batch, chunks.column(3) < 0, *(chunks.column(n) for n in (0, 1, 2)), city)
     report = _base_report(batch, archived, city)
     report |= {"upload_id": upload_id, "accepted": accepted,
                "duplicates": chunks.inside - accepted,
@@ -384,10 +384,12 @@ def _reject_if_swapped(batch: Any, index: Any, chunks: _MeasurementChunks, city:
             "again; nothing was stored.")
 
 
-def _reject_outside(batch: Any, chunks: _MeasurementChunks, city: dict) -> None:
-    """Move rows outside every kelurahan (beyond the sliver tolerance) to the rejected rows."""
-    outside = chunks.column(3) < 0
-    rows, lat, lon = (chunks.column(n)[outside] for n in (0, 1, 2))
+def _reject_outside(batch: Any, outside: np.ndarray, rows: np.ndarray, lat: np.ndarray,
+                    lon: np.ndarray, city: dict) -> None:
+    """Move the ``outside`` rows (beyond the sliver tolerance of every kelurahan; ``rows``,
+    ``lat`` and ``lon`` are the line numbers and coordinates of the valid rows) to the rejected
+    rows."""
+    rows, lat, lon = rows[outside], lat[outside], lon[outside]
     reason = (f"outside the kelurahan boundaries of {city['nama']} "
               f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
     batch.reject(rows, [
@@ -436,7 +438,9 @@ def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan:
     codes = index.assign(shapely.get_x(centroids), shapely.get_y(centroids))
     batch.frame["latitude"], batch.frame["longitude"] = shapely.get_y(centroids), \
         shapely.get_x(centroids)
-    _reject_outside(batch, codes, city)
+    frame = batch.frame
+    _reject_outside(batch, pd.isna(codes), frame["row"].to_numpy(), frame["latitude"].to_numpy(),
+                    frame["longitude"].to_numpy(), city)
     tiles = batch.frame.copy()
     tiles["kelurahan_kode"] = codes[pd.notna(codes)]
     report = _base_report(batch, archived, city)

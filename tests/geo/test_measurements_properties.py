@@ -140,3 +140,30 @@ def test_random_ookla_cells_never_crash(rows: list[list[str]]) -> None:
     assert len(batch.frame) + len(batch.rejected_rows) == batch.rows
     assert (batch.frame["tests"] >= 1).all()
     assert np.all(batch.frame["avg_d_mbps"] >= 0)
+
+
+def _same_batches(whole: MeasurementBatch | None, parts: MeasurementBatch | None) -> None:
+    assert (whole is None) == (parts is None)
+    if whole is None or parts is None:
+        return
+    assert (whole.rows, whole.format) == (parts.rows, parts.format)
+    assert whole.rejected_rows.tolist() == parts.rejected_rows.tolist()
+    assert [p.as_dict() for p in whole.problems] == [p.as_dict() for p in parts.problems]
+    assert whole.frame.reset_index(drop=True).equals(parts.frame.reset_index(drop=True))
+    assert whole.rejected_raw.equals(parts.rejected_raw)
+
+
+@FEW
+@given(st.lists(st.lists(CELLS, min_size=len(CANONICAL_COLUMNS), max_size=len(CANONICAL_COLUMNS)),
+                min_size=1, max_size=15),
+       st.sampled_from([",", ";", "\t"]), st.integers(1, 4),
+       st.lists(st.sampled_from(["", "\r", ",,,", "x,y"]), max_size=3))
+def test_reading_in_parts_gives_the_whole_file_result(
+        rows: list[list[str]], delimiter: str, chunk_rows: int, odd_lines: list[str]) -> None:
+    """Parts end at line breaks and keep file line numbers: a file read a few lines at a time
+    gives exactly what reading it at once gives (blank, broken and CR-ended lines included)."""
+    lines = [delimiter.join(row) for row in rows]
+    for i, odd in enumerate(odd_lines):
+        lines.insert((i * 7) % (len(lines) + 1), odd)
+    data = "\n".join([delimiter.join(CANONICAL_COLUMNS), *lines]).encode()
+    _same_batches(_read(data, chunk_rows=10_000), _read(data, chunk_rows=chunk_rows))
