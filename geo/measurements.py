@@ -735,11 +735,10 @@ class _CsvText:
         empty = pa.table({name: pa.array([], pa.string()) for name in columns})
         return _RawTable(self.source, columns, empty, np.zeros(0, np.int64), [], self.delimiter)
 
-    @cached_property
+    @property
     def expected_rows(self) -> int:
-        """Data rows, estimated from the line breaks (blank lines counted too)."""
-        body = len(self.data) - self.body
-        return self.data.count(b"\n", self.body) + (0 < body and not self.data.endswith(b"\n"))
+        """Data rows, estimated from the length of the first lines (for a progress bar)."""
+        return max(round((len(self.data) - self.body) / self.line_bytes), 0)
 
     def parts(self, rows: int | None) -> Iterator[_RawTable]:
         """Parse about ``rows`` records at a time (everything at once if None)."""
@@ -762,8 +761,8 @@ class _CsvText:
                          self.delimiter)
 
     def _bounds(self, rows: int | None) -> Iterator[tuple[int, int]]:
-        """Byte ranges of the parts: about ``rows`` lines each (the first a quarter of that, so
-        that a pipeline gets going sooner), ending at a line break.
+        """Byte ranges of the parts: about ``rows`` lines each (the first and the last a quarter of
+        that, so that a pipeline gets going sooner and ends sooner), ending at a line break.
 
         A file with a double quote anywhere is one part: a quoted value may hold a line break.
         """
@@ -772,6 +771,8 @@ class _CsvText:
         step = None if rows is None or quoted else max(int(rows * self.line_bytes), 1)
         reach = None if step is None else max(step // 4, 1)
         while start < size:
+            if step is not None and step < size - start <= 2 * step:
+                reach = size - start - step // 4  # leaves a small last part
             end = -1 if reach is None else self.data.find(b"\n", start + reach - 1)
             stop = size if end < 0 else end + 1
             yield start, stop

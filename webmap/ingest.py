@@ -246,8 +246,10 @@ class _MeasurementChunks:
             hashes = measurement_hashes(_hash_frame(chunk, inside), self.city_kode)
             first = np.flatnonzero(seen.first_seen(hashes))
             if first.size:
-                order = np.argsort(chunk.measured_at[inside[first]], kind="stable")
-                fresh, fresh_hashes = inside[first[order]], hashes[first[order]]
+                times = chunk.measured_at[inside[first]]
+                if not np.all(times[1:] >= times[:-1]):  # field logs usually are in time order
+                    first = first[np.argsort(times, kind="stable")]
+                fresh, fresh_hashes = inside[first], hashes[first]
                 self._hashes.append(fresh_hashes)
                 low, high = (int(chunk.measured_at[fresh[i]]) for i in (0, -1))
                 self.first_time = low if self.first_time is None else min(self.first_time, low)
@@ -278,7 +280,6 @@ class _MeasurementChunks:
                       hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
         size = len(take)
         lat, lon = chunk.latitude[take], chunk.longitude[take]
-        rows = pa.array(take)
         columns = {
             "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
             "city_kode": self._city.take(np.zeros(size, dtype=np.int32)),
@@ -287,8 +288,8 @@ class _MeasurementChunks:
             "no_service": pa.array(chunk.no_service[take]),
             "kelurahan_kode": self._kode.take(where),
             "h3_cell": pa.array(h3_cells(lat, lon)),
-            "operator": chunk.operator.take(rows), "technology": chunk.technology.take(rows),
-            "device_id": chunk.device_id.take(rows),
+            "operator": _take(chunk.operator, take), "technology": _take(chunk.technology, take),
+            "device_id": _take(chunk.device_id, take),
         }
         for name in ("signal_dbm", "download_mbps", "upload_mbps", "latency_ms", "accuracy_m"):
             columns[name] = pa.array(getattr(chunk, name)[take], from_pandas=True)
@@ -298,14 +299,21 @@ class _MeasurementChunks:
 
 def _hash_frame(chunk: MeasurementChunk, rows: np.ndarray) -> pd.DataFrame:
     """The columns :func:`measurement_hashes` reads, of some rows of a chunk."""
-    take = pa.array(rows)
     return pd.DataFrame({
         "measured_at": chunk.measured_at[rows], "latitude": chunk.latitude[rows],
-        "longitude": chunk.longitude[rows], "operator": chunk.operator.take(take).to_pandas(),
-        "technology": chunk.technology.take(take).to_pandas(),
+        "longitude": chunk.longitude[rows], "operator": _take(chunk.operator, rows).to_pandas(),
+        "technology": _take(chunk.technology, rows).to_pandas(),
         "signal_dbm": chunk.signal_dbm[rows], "no_service": chunk.no_service[rows],
-        "device_id": chunk.device_id.take(take).to_pandas(),
+        "device_id": _take(chunk.device_id, rows).to_pandas(),
     }, copy=False)
+
+
+def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``values[rows]``; no copy when ``rows`` is every position in order (the usual case)."""
+    if len(rows) == len(values) and (len(rows) == 0 or (rows[0] == 0 and
+                                                         bool((np.diff(rows) == 1).all()))):
+        return values
+    return values.take(pa.array(rows))
 
 
 class _SeenHashes:

@@ -16,7 +16,7 @@ import pytest
 
 import shapely
 
-from geo import settings
+from geo import measurements, settings
 from geo.errors import InputFileError
 from geo.measurements import (
     CANONICAL_COLUMNS,
@@ -698,3 +698,14 @@ def test_unreadable_ookla_period_is_refused_before_reading(tmp_path):
         ookla_period("kuartal tiga")
     with pytest.raises(InputFileError, match="not understood"):
         read_ookla_tiles(tmp_path / "missing.csv", period="2022-Q5")
+
+
+def test_parts_are_about_chunk_rows_lines_with_a_small_first_and_last(tmp_path):
+    """The reader's parts: ~chunk_rows lines each, a quarter of that first and last (so a
+    pipeline starts and ends sooner), nothing lost between them."""
+    path = tmp_path / "lines.csv"
+    path.write_text("a,b\n" + "".join(f"{i:05d},x\n" for i in range(1000)))
+    text = measurements._open_csv(path, source_name=None)
+    lines = [(stop - start) // len("00000,x\n") for start, stop in text._bounds(100)]
+    assert lines == [25, 100, 100, 100, 100, 100, 100, 100, 100, 151, 24]
+    assert sum(part.size for part in text.parts(100)) == 1000
