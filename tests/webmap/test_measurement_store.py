@@ -74,6 +74,28 @@ def test_rows_of_earlier_uploads_are_found_when_spans_overlap(city_engine, optio
     assert empty["accepted"] == 0 and uploads(city_engine)[-1]["first_row_id"] is None
 
 
+def test_repeats_of_earlier_uploads_are_removed_in_several_statements(city_engine, options,
+                                                                      tmp_path, monkeypatch):
+    """Repeats are deleted after the append, a few hashes per statement; the upload's counts,
+    rows and time span are those of the rows kept."""
+    from webmap import store
+
+    monkeypatch.setattr(store, "_DELETE_BATCH", 2)
+    monkeypatch.setattr(settings, "INGEST_CHUNK_ROWS", 2)
+    options.now = NOW
+    first = [row(minute) for minute in range(5)]
+    ingest_measurements(city_engine, write_csv(tmp_path / "e1.csv", first), options)
+    again = [row(minute) for minute in range(7)]  # five repeats, two new rows
+    report = ingest_measurements(city_engine, write_csv(tmp_path / "e2.csv", again), options)
+    assert (report["rows"], report["accepted"], report["duplicates"]) == (7, 2, 5)
+    rows = stored(city_engine)
+    assert len(rows) == 7 and len({r["row_hash"] for r in rows}) == 7
+    upload = uploads(city_engine)[-1]
+    assert (upload["accepted"], upload["duplicates"]) == (2, 5)
+    kept = [r["id"] for r in rows if r["upload_id"] == upload["id"]]
+    assert upload["first_row_id"] <= min(kept) and max(kept) <= upload["last_row_id"]
+
+
 def test_same_observation_in_another_city_is_not_a_duplicate(city_engine, options, tmp_path):
     from tests.webmap.conftest import write_city
     from webmap.ingest import import_boundaries
