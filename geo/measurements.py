@@ -12,7 +12,7 @@ whether a point is inside the city and which kelurahan it belongs to).  A proble
 file raises one :class:`~geo.errors.InputFileError`; a problem with a row rejects that row and is
 listed, every one of them, in the returned batch so that the field team gets a complete report and
 can fix and re-upload only the rejected rows (:meth:`MeasurementBatch.write_rejected_csv`).
-Large files can be read slice by slice (:class:`MeasurementReader`), so that a caller stores the
+Large files can be read part by part (:class:`MeasurementReader`), so that a caller stores the
 first rows while the next ones are validated.
 
 Every value is first read as the raw string (``pyarrow.csv``), then converted column by column with
@@ -427,7 +427,7 @@ def read_measurements(
 
 
 class MeasurementReader:
-    """A coverage-measurement file read and validated slice by slice.
+    """A coverage-measurement file read and validated part by part.
 
     For pipelines that store the first rows while the next ones are checked (the ingest)::
 
@@ -443,8 +443,8 @@ class MeasurementReader:
     format, source
         As in :class:`MeasurementBatch`.
     expected_rows
-        Data rows of the file estimated from its line breaks (for a progress bar; the batch
-        has the exact count).
+        Data rows of the file estimated from the length of its first lines (for a progress bar;
+        the batch has the exact count).
     """
 
     def __init__(
@@ -499,14 +499,10 @@ class MeasurementReader:
                                        np.zeros(0, bool)).frame()
         return MeasurementBatch(**_batch_parts(self.format, raw, findings, frame))
 
-    @property
-    def _missing_tokens(self) -> tuple[str, ...]:
-        return ("", "-") if self.format == "gnettrack" else ("",)
-
 
 @dataclass
 class MeasurementChunk:
-    """The accepted rows of one slice of a file, column by column (as in
+    """The accepted rows of one part of a file, column by column (as in
     :attr:`MeasurementBatch.frame`; texts as Arrow arrays, the rest as numpy arrays)."""
 
     row: np.ndarray
@@ -543,7 +539,7 @@ _CHUNK_COLUMNS = ("row", "latitude", "longitude", "measured_at", "operator", "te
 
 
 class _SwapCount:
-    """Counts, slice by slice, the rows whose latitude and longitude look exchanged."""
+    """Counts, part by part, the rows whose latitude and longitude look exchanged."""
 
     def __init__(self) -> None:
         self.rows = 0
