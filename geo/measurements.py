@@ -470,6 +470,7 @@ class MeasurementReader:
         self._parts: list[_RawTable] = []
         self._findings: list[_Findings] = []
         self._swapped = _SwapCount()
+        self._read = False
 
     def chunks(self) -> Iterator[MeasurementChunk]:
         """Parse and validate the file part by part; yield the accepted rows of each (file
@@ -483,6 +484,7 @@ class MeasurementReader:
             self._findings.append(findings)
             self._swapped.add(values["latitude"], values["longitude"])
             yield _measurement_chunk(values, part.rows, ~findings.rejected(), len(part.broken))
+        self._read = True
 
     def finish(self, frame: pd.DataFrame | None = None) -> MeasurementBatch:
         """The problems and rejected rows of the whole file, once every chunk was read.
@@ -491,6 +493,8 @@ class MeasurementReader:
         given).  Raises :class:`~geo.errors.InputFileError` when the file has no data rows or
         its latitude and longitude are exchanged throughout.
         """
+        if not self._read:
+            raise RuntimeError("MeasurementReader.finish() before every chunk was read")
         raw = self._text.join(self._parts)
         self._swapped.check(self.source)
         findings = _Findings.merged(raw.size, self._findings)

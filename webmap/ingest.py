@@ -202,11 +202,12 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
         accepted -= writer.drop_repeats(upload_id, chunks.hashes(), chunks.first_time,
                                         chunks.last_time)
     batch = reader.finish()
-    _reject_if_swapped(batch, index, chunks, city)
-    _reject_outside(batch, chunks.column(3) < 0, *(chunks.column(n) for n in (0, 1, 2)), city)
+    rows, lat, lon, where = chunks.valid_rows()
+    _reject_if_swapped(batch, index, lat, lon, where, city)
+    _reject_outside(batch, where < 0, rows, lat, lon, city)
     report = _base_report(batch, archived, city)
     report |= {"upload_id": upload_id, "accepted": accepted,
-               "duplicates": chunks.inside - accepted,
+               "duplicates": int((where >= 0).sum()) - accepted,
                "rejected_csv": _write_rejected(batch, archived)}
     report["message"] = _summary(report)
     writer.finish_upload(upload_id, report, measured_from=chunks.first_time,
@@ -219,10 +220,8 @@ class _MeasurementChunks:
 
     Each chunk gets its kelurahan (rows outside the city are held back), its content hash (rows
     seen earlier in the file are held back), then its H3 cell; it is stored in time order (a
-    file's chunks follow each other in file order).  Once the
-    batches have been consumed, the line number, coordinates and kelurahan (position in
-    ``index.kode``, -1 outside the city) of every valid row are known, as are ``inside`` (rows in
-    the city) and the time span of the rows handed out.
+    file's chunks follow each other in file order).  Once the batches have been consumed,
+    :meth:`valid_rows`, :meth:`hashes` and the time span of the rows handed out are known.
     """
 
     def __init__(self, reader: MeasurementReader, index: Any, city_kode: str,
@@ -265,16 +264,12 @@ class _MeasurementChunks:
         """Content hashes of the rows handed out."""
         return np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.int64)
 
-    def column(self, number: int) -> np.ndarray:
-        """Column ``number`` of (line, latitude, longitude, kelurahan position) of every row."""
+    def valid_rows(self) -> tuple[np.ndarray, ...]:
+        """Line number, latitude, longitude and kelurahan (position in ``index.kode``, -1
+        outside the city) of every valid row, once the batches have been consumed."""
         if not self._parts:
-            return np.zeros(0, dtype=np.int64 if number in (0, 3) else np.float64)
-        return np.concatenate([part[number] for part in self._parts])
-
-    @property
-    def inside(self) -> int:
-        """Rows inside the city (stored or duplicates)."""
-        return int(sum(int((part[3] >= 0).sum()) for part in self._parts))
+            return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+        return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
 
     def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
                       hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
@@ -299,13 +294,9 @@ class _MeasurementChunks:
 
 def _hash_frame(chunk: MeasurementChunk, rows: np.ndarray) -> pd.DataFrame:
     """The columns :func:`measurement_hashes` reads, of some rows of a chunk."""
-    return pd.DataFrame({
-        "measured_at": chunk.measured_at[rows], "latitude": chunk.latitude[rows],
-        "longitude": chunk.longitude[rows], "operator": _take(chunk.operator, rows).to_pandas(),
-        "technology": _take(chunk.technology, rows).to_pandas(),
-        "signal_dbm": chunk.signal_dbm[rows], "no_service": chunk.no_service[rows],
-        "device_id": _take(chunk.device_id, rows).to_pandas(),
-    }, copy=False)
+    columns = {name: getattr(chunk, name) for name in _HASH_COLUMNS}
+    return pd.DataFrame({name: _take(values, rows).to_pandas() if isinstance(values, pa.Array)
+                         else values[rows] for name, values in columns.items()}, copy=False)
 
 
 def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
@@ -373,16 +364,16 @@ def measurement_hashes(rows: pd.DataFrame, city_kode: str) -> np.ndarray:
     return hashed.view(np.int64)
 
 
-def _reject_if_swapped(batch: Any, index: Any, chunks: _MeasurementChunks, city: dict) -> None:
+def _reject_if_swapped(batch: Any, index: Any, lat: np.ndarray, lon: np.ndarray,
+                       where: np.ndarray, city: dict) -> None:
     """Reject the whole file when its latitude and longitude columns are exchanged.
 
     (Latitudes beyond 90 degrees are caught by the reader; this catches the case where both
-    orders are valid degrees but only the exchanged one falls in the city.)
+    orders are valid degrees but only the exchanged one falls in the city.)  ``where`` is the
+    kelurahan position of each valid row, -1 outside the city.
     """
-    where = chunks.column(3)
     if len(where) == 0 or np.mean(where >= 0) >= settings.SWAPPED_COORDINATE_SHARE:
         return
-    lat, lon = chunks.column(1), chunks.column(2)
     inside_swapped = float(np.mean(index.positions(lat, lon) >= 0))
     if inside_swapped >= settings.SWAPPED_COORDINATE_SHARE:
         raise InputFileError(

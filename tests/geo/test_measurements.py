@@ -709,3 +709,12 @@ def test_parts_are_about_chunk_rows_lines_with_a_small_first_and_last(tmp_path):
     lines = [(stop - start) // len("00000,x\n") for start, stop in text._bounds(100)]
     assert lines == [25, 100, 100, 100, 100, 100, 100, 100, 100, 151, 24]
     assert sum(part.size for part in text.parts(100)) == 1000
+
+
+def test_reader_refuses_to_finish_before_every_chunk_was_read(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(template_csv())
+    reader = measurements.MeasurementReader(path, chunk_rows=1)
+    next(iter(reader.chunks()))
+    with pytest.raises(RuntimeError, match="before every chunk"):
+        reader.finish()
