@@ -1330,15 +1330,20 @@ def _parse_timestamps(column: _Column, zone: str) -> np.ndarray:
 
 
 def _iso_timestamps(present: pa.Array, zone: str) -> np.ndarray | None:
-    """Fast path: every value is ISO 8601 without a zone, or every value has one; else None."""
-    try:
-        return _seconds(_localize(pc.cast(present, pa.timestamp("ms")), zone))
-    except pa.ArrowInvalid:
-        pass
-    try:
-        return _seconds(pc.cast(present, pa.timestamp("ms", "UTC")))
-    except pa.ArrowInvalid:
-        return None
+    """Fast path: every value is ISO 8601 without a zone, or every value has one; else None.
+
+    The two casts accept disjoint sets of values; the one matching the first value is tried
+    first, because a cast that fails costs several times one that succeeds.
+    """
+    first = pc.index(present.is_valid(), True).as_py()
+    zoned = first >= 0 and re.search(_ZONE_PATTERN, present[first].as_py()) is not None
+    for local in ((False, True) if zoned else (True, False)):
+        try:
+            parsed = pc.cast(present, pa.timestamp("ms") if local else pa.timestamp("ms", "UTC"))
+        except pa.ArrowInvalid:
+            continue
+        return _seconds(_localize(parsed, zone) if local else parsed)
+    return None
 
 
 def _mixed_timestamps(present: pa.Array, zone: str) -> np.ndarray:

@@ -17,12 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 import shapely
 from h3ronpy.vector import coordinates_to_cells
+# How hash_pandas_object combines the columns of a frame (tests pin the equality):
+from pandas.core.util.hashing import combine_hash_arrays
 
 from geo import settings
 from geo.boundaries import read_boundaries
@@ -242,7 +245,7 @@ class _MeasurementChunks:
             where = self.index.positions(chunk.longitude, chunk.latitude)
             self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
             inside = np.flatnonzero(where >= 0)
-            hashes = measurement_hashes(_hash_frame(chunk, inside), self.city_kode)
+            hashes = measurement_hashes(chunk, inside, self.city_kode)
             first = np.flatnonzero(seen.first_seen(hashes))
             if first.size:
                 times = chunk.measured_at[inside[first]]
@@ -290,13 +293,6 @@ class _MeasurementChunks:
             columns[name] = pa.array(getattr(chunk, name)[take], from_pandas=True)
         return pa.RecordBatch.from_arrays([columns[f.name] for f in store.MEASUREMENT_SCHEMA],
                                           schema=store.MEASUREMENT_SCHEMA)
-
-
-def _hash_frame(chunk: MeasurementChunk, rows: np.ndarray) -> pd.DataFrame:
-    """The columns :func:`measurement_hashes` reads, of some rows of a chunk."""
-    columns = {name: getattr(chunk, name) for name in _HASH_COLUMNS}
-    return pd.DataFrame({name: _take(values, rows).to_pandas() if isinstance(values, pa.Array)
-                         else values[rows] for name, values in columns.items()}, copy=False)
 
 
 def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
@@ -349,19 +345,30 @@ _HASH_COLUMNS = ["measured_at", "latitude", "longitude", "operator", "technology
                  "no_service", "device_id"]
 
 
-def measurement_hashes(rows: pd.DataFrame, city_kode: str) -> np.ndarray:
-    """A 64-bit content hash per observation: the same observation is stored only once.
+def measurement_hashes(chunk: MeasurementChunk, rows: np.ndarray, city_kode: str) -> np.ndarray:
+    """A 64-bit content hash per observation (``rows`` of a chunk): stored only once.
 
-    Coordinates are rounded to 1e-6 degrees (~0.1 m), so re-exports with different float
-    formatting still match.
+    The hash is ``pandas.util.hash_pandas_object(frame, index=False)`` of the
+    :data:`_HASH_COLUMNS` (coordinates rounded to 1e-6 degrees, ~0.1 m, so re-exports with
+    different float formatting still match; a missing device id as "") plus the city code: the
+    definition the stored ``row_hash`` values follow.  It is computed column by column, each
+    text column once per distinct value, which gives the same numbers in a fraction of the time.
     """
-    key = rows[_HASH_COLUMNS].copy()
-    key["latitude"] = key["latitude"].round(6)
-    key["longitude"] = key["longitude"].round(6)
-    key["device_id"] = key["device_id"].fillna("")
-    key["city"] = city_kode
-    hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
-    return hashed.view(np.int64)
+    def texts(values: pa.Array) -> np.ndarray:
+        coded = pc.dictionary_encode(_take(values, rows))
+        distinct = np.asarray(coded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.util.hash_array(distinct)[coded.indices.to_numpy(zero_copy_only=False)]
+
+    columns = [
+        pd.util.hash_array(chunk.measured_at[rows]),
+        pd.util.hash_array(chunk.latitude[rows].round(6)),
+        pd.util.hash_array(chunk.longitude[rows].round(6)),
+        texts(chunk.operator), texts(chunk.technology),
+        pd.util.hash_array(chunk.signal_dbm[rows]), pd.util.hash_array(chunk.no_service[rows]),
+        texts(pc.fill_null(chunk.device_id, "")),
+        np.full(len(rows), pd.util.hash_array(np.array([city_kode], dtype=object))[0]),
+    ]
+    return combine_hash_arrays(iter(columns), len(columns)).view(np.int64)
 
 
 def _reject_if_swapped(batch: Any, index: Any, lat: np.ndarray, lon: np.ndarray,
