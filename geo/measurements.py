@@ -761,8 +761,9 @@ class _CsvText:
                          self.delimiter)
 
     def _bounds(self, rows: int | None) -> Iterator[tuple[int, int]]:
-        """Byte ranges of the parts: about ``rows`` lines each (the first and the last a quarter of
-        that, so that a pipeline gets going sooner and ends sooner), ending at a line break.
+        """Byte ranges of the parts, ending at a line break: about ``rows`` lines each, the first
+        a quarter of that and the last two ``rows`` halved again and again down to a quarter, so
+        that a pipeline gets going sooner and its last stage has little left when the first ends.
 
         A file with a double quote anywhere is one part: a quoted value may hold a line break.
         """
@@ -771,8 +772,9 @@ class _CsvText:
         step = None if rows is None or quoted else max(int(rows * self.line_bytes), 1)
         reach = None if step is None else max(step // 4, 1)
         while start < size:
-            if step is not None and step < size - start <= 2 * step:
-                reach = size - start - step // 4  # leaves a small last part
+            left = size - start
+            if step is not None and left <= 2 * step:
+                reach = left if left <= step // 4 else max(left // 2, 1)
             end = -1 if reach is None else self.data.find(b"\n", start + reach - 1)
             stop = size if end < 0 else end + 1
             yield start, stop

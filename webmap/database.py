@@ -35,8 +35,16 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
+#: Page size of a new SQLite database (an existing one keeps its own).
+SQLITE_PAGE_SIZE = 16384
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Takes effect only when the file is created: 16 KiB pages store a million measurements
+    # ~5% faster than the default 4 KiB (scripts/bench_ingest.py) and make scans read fewer pages,
+    # at little cost to the small writes of the web app.
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")

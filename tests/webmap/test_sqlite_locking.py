@@ -65,3 +65,21 @@ def test_child_reader_returns_arrow_and_reports_failures(tmp_path):
         read_arrow(str(path), "select * from missing")
     with pytest.raises(SQLiteReadError, match="DATABASE_URL"):
         read_arrow(":memory:", "select 1")
+
+
+def test_new_database_gets_the_larger_page_size_and_an_old_one_keeps_its_own(tmp_path):
+    from webmap.database import SQLITE_PAGE_SIZE, create_db_engine, sqlite_url, upgrade_database
+
+    fresh = tmp_path / "new.db"
+    upgrade_database(create_db_engine(sqlite_url(fresh)))
+    assert SQLITE_PAGE_SIZE != 4096
+    assert sqlite3.connect(fresh).execute("pragma page_size").fetchone()[0] == SQLITE_PAGE_SIZE
+
+    old = tmp_path / "old.db"
+    setup = sqlite3.connect(old)
+    setup.execute("create table t(x)")  # created with SQLite's default page size
+    setup.close()
+    upgrade_database(create_db_engine(sqlite_url(old)))
+    pages = sqlite3.connect(old)
+    assert pages.execute("pragma page_size").fetchone()[0] == 4096
+    assert pages.execute("pragma journal_mode").fetchone()[0] == "wal"
