@@ -339,7 +339,12 @@ class _SeenHashes:
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """Mask of the hashes seen for the first time (the first of equal ones); remember them."""
-        unique, first = np.unique(hashes, return_index=True)
+        if len(hashes) == 0:
+            return np.zeros(0, dtype=bool)
+        order = np.argsort(hashes)  # not stable: the first of equal ones is found below
+        ordered = hashes[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        unique, first = ordered[starts], np.minimum.reduceat(order, starts)
         where = np.searchsorted(self.sorted, unique)
         known = np.zeros(len(unique), dtype=bool)
         if len(self.sorted):

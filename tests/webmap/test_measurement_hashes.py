@@ -65,3 +65,19 @@ def test_hashes_depend_on_city(tmp_path: Path) -> None:
 
 PINNED = [-3359530408998903721, -4895762696571081753, -4895762696571081753,
           -8066013307447877793, 516217666492601384]
+
+
+def test_seen_hashes_keep_the_first_of_equal_ones_across_chunks() -> None:
+    """Repeats within a file: the first occurrence is kept, in its chunk or an earlier one."""
+    from webmap.ingest import _SeenHashes
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        seen, reference = _SeenHashes(), set()
+        for _ in range(int(rng.integers(1, 5))):
+            hashes = rng.integers(0, int(rng.integers(1, 50)), int(rng.integers(0, 40)))
+            expected = []
+            for value in hashes.tolist():
+                expected.append(value not in reference)
+                reference.add(value)
+            assert seen.first_seen(hashes.astype(np.int64)).tolist() == expected
