@@ -8,9 +8,8 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -142,31 +141,33 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     path = Path(path)
     _check_size(path)
     name = options.extra.get("original_name")
-    # The file is archived (copied and hashed) in a thread while its format is detected, the
-    # write transaction opens (on SQLite its process starts) and the kelurahan index is built.
+    source = name or path.name
+    # The file is archived (copied and hashed) in a thread while its format is detected and the
+    # kelurahan index is built.
     with ThreadPoolExecutor(max_workers=2) as pool:
         archiving = pool.submit(archive_file, path, options.archive_dir,
                                 uploaded_by=options.uploaded_by, original_name=name)
         try:
             if format == "auto":
-                format = detect_format(read_columns(path, source_name=name or path.name),
-                                       source=name or path.name)
+                format = detect_format(read_columns(path, source_name=source), source=source)
             with engine.connect() as conn:
                 city = store.get_city(conn, options.city_kode)
                 kelurahan = store.load_kelurahan(conn, city["kode"])
         except BaseException:
             archiving.result()  # a refused file is archived too (or the archive's error shown)
             raise
-        if format == "ookla":
-            archived = archiving.result()
-            return (_earlier_upload(engine, archived, city, "ookla")
-                    or _ingest_ookla(engine, archived, city, kelurahan, options, period=period))
-        with store.measurement_write(engine, city["kode"]) as writer:
+        kind = "ookla" if format == "ookla" else "measurements"
+        if kind == "measurements":
             index = pool.submit(build_kelurahan_index, kelurahan)
-            archived = archiving.result()
-            earlier = _earlier_upload(engine, archived, city, "measurements")
-            if earlier is not None:
-                return earlier
+        archived = archiving.result()
+        earlier = _earlier_upload(engine, archived, city, kind)
+        if earlier is not None:
+            return earlier
+        if kind == "ookla":
+            return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
+        # The write transaction opens before the file is read (on SQLite its process starts
+        # meanwhile).
+        with store.measurement_write(engine, city["kode"]) as writer:
             reader = MeasurementReader(archived.path, format=format,
                                        timezone=timezone or city["timezone"], now=options.now,
                                        source_name=archived.original_name)
@@ -255,39 +256,27 @@ class _MeasurementChunks:
         self._progressed = 0
 
     def record_batches(self, upload_id: int) -> Iterator[pa.RecordBatch]:
-        """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches.
-
-        A chunk's H3 cells are computed in a thread (the H3 library releases the GIL) while the
-        previous batch is handed out and the next chunk is read; so batches come one chunk late.
-        """
+        """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches."""
         seen = _SeenHashes()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            waiting: Callable[[], pa.RecordBatch] | None = None
-            for chunk in self.reader.chunks():
-                where = self.index.positions(chunk.longitude, chunk.latitude)
-                self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
-                inside = np.flatnonzero(where >= 0)
-                hashes = measurement_hashes(chunk, inside, self.city_kode)
-                first = np.flatnonzero(seen.first_seen(hashes))
-                if first.size:
-                    times = chunk.measured_at[inside[first]]
-                    if not np.all(times[1:] >= times[:-1]):  # field logs usually are in time order
-                        first = first[np.argsort(times, kind="stable")]
-                    fresh, fresh_hashes = inside[first], hashes[first]
-                    self._hashes.append(fresh_hashes)
-                    low, high = (int(chunk.measured_at[fresh[i]]) for i in (0, -1))
-                    self.first_time = low if self.first_time is None else min(self.first_time, low)
-                    self.last_time = high if self.last_time is None else max(self.last_time, high)
-                    cells = pool.submit(h3_cells, chunk.latitude[fresh], chunk.longitude[fresh])
-                    if waiting is not None:
-                        yield waiting()
-                    waiting = partial(self._record_batch, chunk, fresh, where[fresh],
-                                      fresh_hashes, cells, upload_id)
-                if self.progress:
-                    self.progress(chunk.lines)
-                    self._progressed += chunk.lines
-            if waiting is not None:
-                yield waiting()
+        for chunk in self.reader.chunks():
+            where = self.index.positions(chunk.longitude, chunk.latitude)
+            self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
+            inside = np.flatnonzero(where >= 0)
+            hashes = measurement_hashes(chunk, inside, self.city_kode)
+            first = np.flatnonzero(seen.first_seen(hashes))
+            if first.size:
+                times = chunk.measured_at[inside[first]]
+                if not np.all(times[1:] >= times[:-1]):  # field logs usually are in time order
+                    first = first[np.argsort(times, kind="stable")]
+                fresh, fresh_hashes = inside[first], hashes[first]
+                self._hashes.append(fresh_hashes)
+                low, high = (int(chunk.measured_at[fresh[i]]) for i in (0, -1))
+                self.first_time = low if self.first_time is None else min(self.first_time, low)
+                self.last_time = high if self.last_time is None else max(self.last_time, high)
+                yield self._record_batch(chunk, fresh, where[fresh], fresh_hashes, upload_id)
+            if self.progress:
+                self.progress(chunk.lines)
+                self._progressed += chunk.lines
         if self.progress and self._progressed < self.reader.expected_rows:
             self.progress(self.reader.expected_rows - self._progressed)  # blank lines
 
@@ -303,17 +292,17 @@ class _MeasurementChunks:
         return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
 
     def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
-                      hashes: np.ndarray, cells: Future, upload_id: int) -> pa.RecordBatch:
+                      hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
         size = len(take)
+        lat, lon = chunk.latitude[take], chunk.longitude[take]
         columns = {
             "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
             "city_kode": self._city.take(np.zeros(size, dtype=np.int32)),
             "row_hash": pa.array(hashes), "measured_at": pa.array(chunk.measured_at[take]),
-            "latitude": pa.array(chunk.latitude[take]),
-            "longitude": pa.array(chunk.longitude[take]),
+            "latitude": pa.array(lat), "longitude": pa.array(lon),
             "no_service": pa.array(chunk.no_service[take]),
             "kelurahan_kode": self._kode.take(where),
-            "h3_cell": pa.array(cells.result()),
+            "h3_cell": pa.array(h3_cells(lat, lon)),
             "operator": _take(chunk.operator, take), "technology": _take(chunk.technology, take),
             "device_id": _take(chunk.device_id, take),
         }
