@@ -250,7 +250,6 @@ class _MeasurementChunks:
         self.first_time: int | None = None
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
-        self._city = pa.array([city_kode], pa.string())
         self._parts: list[tuple[np.ndarray, ...]] = []
         self._hashes: list[np.ndarray] = []
         self._progressed = 0
@@ -297,7 +296,6 @@ class _MeasurementChunks:
         lat, lon = chunk.latitude[take], chunk.longitude[take]
         columns = {
             "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
-            "city_kode": self._city.take(np.zeros(size, dtype=np.int32)),
             "row_hash": pa.array(hashes), "measured_at": pa.array(chunk.measured_at[take]),
             "latitude": pa.array(lat), "longitude": pa.array(lon),
             "no_service": pa.array(chunk.no_service[take]),

@@ -130,12 +130,13 @@ class Upload(Base):
 class Measurement(Base):
     """One coverage observation: a signal reading or an explicit no-service observation.
 
-    Built for bulk appends: no foreign-key constraints on ``upload_id`` and ``city_kode`` (rows
-    are only ever written by the ingest transaction that creates their upload) and no secondary
-    index on SQLite, where each B-tree costs about as much as the rest of an ingest.  ``row_hash``
+    Built for bulk appends: no foreign-key constraint on ``upload_id`` (rows are only ever
+    written by the ingest transaction that creates their upload) and no secondary index on
+    SQLite, where each B-tree costs about as much as the rest of an ingest.  The city is the
+    upload's (read a city's rows with ``webmap.store.city_measurements``).  ``row_hash``
     identifies an observation; duplicates are found through the uploads' time spans and id
     ranges (see ``webmap.store.MeasurementWrite``), not through a unique index.  The PostGIS
-    migrations add a generated point ``geom`` with BRIN indexes on it and on the time.
+    migrations add a generated point ``geom`` and a BRIN index on the time and the point.
     """
 
     __tablename__ = "measurement"
@@ -144,7 +145,6 @@ class Measurement(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True
     )
     upload_id: Mapped[int] = mapped_column(Integer)  # upload.id (see class docstring)
-    city_kode: Mapped[str] = mapped_column(String(16))  # city.kode
     row_hash: Mapped[int] = mapped_column(BigInteger)
     measured_at: Mapped[int] = mapped_column(BigInteger)  # UTC epoch seconds
     latitude: Mapped[float] = mapped_column(Float)

@@ -152,9 +152,24 @@ def update_kelurahan_codes(conn: Connection, table: sa.Table, ids: np.ndarray,
 
 def point_rows(conn: Connection, table: sa.Table, city_kode: str) -> pd.DataFrame:
     """id, longitude, latitude of every row of a point table in a city."""
-    result = conn.execute(sa.select(table.c.id, table.c.longitude, table.c.latitude)
-                          .where(table.c.city_kode == city_kode))
-    return pd.DataFrame(result.fetchall(), columns=["id", "longitude", "latitude"])
+    columns = (table.c.id, table.c.longitude, table.c.latitude)
+    query = (city_measurements(city_kode, *columns) if table is Measurement.__table__
+             else sa.select(*columns).where(table.c.city_kode == city_kode))
+    return pd.DataFrame(conn.execute(query).fetchall(), columns=["id", "longitude", "latitude"])
+
+
+def city_measurements(city_kode: str, *columns: sa.ColumnElement) -> sa.Select:
+    """``SELECT columns`` from a city's measurements.
+
+    A measurement's city is its upload's, and each upload records the id range of its rows, so
+    the rows are found through one primary-key range per upload (the upload id is checked too:
+    on PostgreSQL concurrent ingests into other cities may interleave ids).
+    """
+    m, u = Measurement.__table__, Upload.__table__
+    rows = m.join(u, sa.and_(m.c.upload_id == u.c.id,
+                             m.c.id.between(u.c.first_row_id, u.c.last_row_id)))
+    return (sa.select(*columns).select_from(rows)
+            .where(u.c.city_kode == city_kode, u.c.kind == "measurements"))
 
 
 # --- uploads --------------------------------------------------------------------------------------
@@ -212,7 +227,7 @@ KILL_BEFORE_COMMIT_ENV = "PETAKOTA_TEST_KILL_BEFORE_COMMIT"
 
 #: The Arrow types of the measurement rows an ingest appends (``upload_id`` is a 32-bit column).
 MEASUREMENT_SCHEMA = pa.schema([
-    ("upload_id", pa.int32()), ("city_kode", pa.string()), ("row_hash", pa.int64()),
+    ("upload_id", pa.int32()), ("row_hash", pa.int64()),
     ("measured_at", pa.int64()), ("latitude", pa.float64()), ("longitude", pa.float64()),
     ("operator", pa.string()), ("technology", pa.string()), ("signal_dbm", pa.float64()),
     ("no_service", pa.bool_()), ("download_mbps", pa.float64()), ("upload_mbps", pa.float64()),
@@ -440,8 +455,7 @@ def load_measurements(engine: Engine, city_kode: str, *, until: int | None = Non
     through Arrow (ADBC on SQLite, COPY on PostgreSQL): a million rows in about a second.
     """
     table = Measurement.__table__
-    query = sa.select(*(table.c[name] for name in ANALYSIS_COLUMNS)).where(
-        table.c.city_kode == city_kode)
+    query = city_measurements(city_kode, *(table.c[name] for name in ANALYSIS_COLUMNS))
     if until is not None:
         query = query.where(table.c.measured_at <= int(until))
     if operator:
@@ -478,8 +492,10 @@ def _read_postgres(engine: Engine, sql: str) -> pa.Table:
 
 def _analysis_frame(arrow: pa.Table) -> pd.DataFrame:
     frame = arrow.to_pandas()
-    if len(frame) == 0:
-        frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in ANALYSIS_COLUMNS})
+    if len(frame) == 0:  # typed empty columns (an empty CSV result has untyped ones)
+        text = ("operator", "technology", "device_id", "kelurahan_kode")
+        frame = pd.DataFrame({name: pd.Series(dtype=object if name in text else "float64")
+                              for name in ANALYSIS_COLUMNS})
     for name in ("measured_at", "h3_cell", "upload_id"):
         frame[name] = frame[name].astype("int64")
     for name in ("latitude", "longitude", "signal_dbm", "download_mbps", "upload_mbps",
@@ -490,7 +506,10 @@ def _analysis_frame(arrow: pa.Table) -> pd.DataFrame:
         no_service = no_service.astype(str).str.lower().isin(["t", "true", "1"])
     frame["no_service"] = no_service.astype(bool)
     for name in ("operator", "technology", "kelurahan_kode"):
-        frame[name] = frame[name].fillna("").astype(str)
+        column = frame[name]
+        if column.dtype.kind == "f":  # every value null: read as numbers
+            column = column.astype(object)
+        frame[name] = column.fillna("").astype(str)
     frame["device_id"] = frame["device_id"].astype(object).where(frame["device_id"].notna(), None)
     return frame
 

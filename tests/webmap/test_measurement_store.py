@@ -114,16 +114,15 @@ def test_same_observation_in_another_city_is_not_a_duplicate(city_engine, option
 
 # --- the bulk-write transaction --------------------------------------------------------------------
 
-SCHEMA = pa.schema([("upload_id", pa.int32()), ("city_kode", pa.string()),
-                    ("row_hash", pa.int64()), ("measured_at", pa.int64()),
-                    ("latitude", pa.float64()), ("longitude", pa.float64()),
+SCHEMA = pa.schema([("upload_id", pa.int32()), ("row_hash", pa.int64()),
+                    ("measured_at", pa.int64()), ("latitude", pa.float64()), ("longitude", pa.float64()),
                     ("operator", pa.string()), ("technology", pa.string()),
                     ("no_service", pa.bool_()), ("h3_cell", pa.int64())])
 
 
 def batch(n: int, start: int = 0) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict({
-        "upload_id": [1] * n, "city_kode": ["99.01"] * n, "row_hash": list(range(start, start + n)),
+        "upload_id": [1] * n, "row_hash": list(range(start, start + n)),
         "measured_at": [1_700_000_000] * n, "latitude": [1.605] * n, "longitude": [101.405] * n,
         "operator": ["XL"] * n, "technology": ["4G"] * n, "no_service": [False] * n,
         "h3_cell": [0] * n}, schema=SCHEMA)
@@ -221,7 +220,7 @@ def test_migration_fills_upload_spans_and_drops_the_unique_hash(empty_url):
                 "INSERT INTO measurement (id, upload_id, city_kode, row_hash, measured_at, "
                 "latitude, longitude, operator, technology, no_service, h3_cell) VALUES "
                 f"({40 + i}, 7, '99.01', {row_hash}, {at}, 1.6, 101.4, 'XL', '4G', false, 0)"))
-    upgrade_database(engine)
+    upgrade_database(engine, "0004")
     with engine.begin() as conn:
         span = conn.execute(sa.text("SELECT measured_from, measured_until, first_row_id, "
                                     "last_row_id FROM upload WHERE id = 7")).one()
@@ -248,6 +247,45 @@ def test_migration_0004_downgrades(empty_url):
         i["unique"] and i["column_names"] == ["row_hash"]
         for i in inspector.get_indexes("measurement"))
     upgrade_database(engine)
+    engine.dispose()
+
+
+def test_migration_0006_reads_the_city_from_the_upload_and_downgrades(empty_url):
+    from webmap.database import downgrade_database
+    from webmap.store import load_measurements
+
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine, "0005")
+    with engine.begin() as conn:
+        for kode in ("99.01", "99.02"):
+            conn.execute(sa.text(
+                "INSERT INTO city (kode, nama, utm_epsg, timezone, created_at) VALUES "
+                f"('{kode}', 'Kota {kode}', 32647, 'Asia/Jakarta', '2025-01-01 00:00:00')"))
+        # Upload 7 (99.01) has ids 40 and 42; upload 8 (99.02) was ingested at the same time
+        # and got id 41, inside upload 7's id range.
+        for upload, kode, first, last in ((7, "99.01", 40, 42), (8, "99.02", 41, 41)):
+            conn.execute(sa.text(
+                "INSERT INTO upload (id, city_kode, kind, sha256, original_name, archive_path, "
+                "size_bytes, uploaded_by, uploaded_at, format, rows, accepted, rejected, "
+                "duplicates, report, measured_from, measured_until, first_row_id, last_row_id) "
+                f"VALUES ({upload}, '{kode}', 'measurements', 'h{upload}', 'a.csv', '/x', 1, "
+                f"'t', '2025-01-01 00:00:00', 'canonical', 1, 1, 0, 0, '{{}}', 1, 2, {first}, "
+                f"{last})"))
+        for row_id, upload, kode in ((40, 7, "99.01"), (41, 8, "99.02"), (42, 7, "99.01")):
+            conn.execute(sa.text(
+                "INSERT INTO measurement (id, upload_id, city_kode, row_hash, measured_at, "
+                "latitude, longitude, operator, technology, no_service, h3_cell) VALUES "
+                f"({row_id}, {upload}, '{kode}', {row_id}, {row_id}, 1.6, 101.4, 'XL', '4G', "
+                "false, 0)"))
+    upgrade_database(engine)
+    assert "city_kode" not in {c["name"] for c in sa.inspect(engine).get_columns("measurement")}
+    assert load_measurements(engine, "99.01")["upload_id"].tolist() == [7, 7]
+    assert load_measurements(engine, "99.02")["measured_at"].tolist() == [41]
+    assert load_measurements(engine, "99.03").empty
+    downgrade_database(engine, "0005")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, city_kode FROM measurement ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(40, "99.01"), (41, "99.02"), (42, "99.01")]
     engine.dispose()
 
 
