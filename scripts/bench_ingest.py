@@ -10,12 +10,20 @@ apart from the phase's imports, and both are printed):
 Targets (issue #2): ingest <= 8x the pyarrow parse, >= 3x faster than the naive pipeline, peak
 memory <= 2 GB, PostGIS ingest <= 2x the SQLite ingest.
 
-    .venv/bin/python scripts/bench_ingest.py [--rows 1000000] [--no-postgis]
+The phases run ``--repeat`` times (default 3) in rounds, one of each phase per round, so that a
+slow spell of a shared machine (its speed varies by up to ~45% from one minute to the next)
+falls on every phase alike.  Every round's figures and ratios are printed; the ratios against
+the targets are those of the phases' medians.  Each ingest gets a fresh database (a copy of one
+prepared with the demo city's boundaries).
+
+    .venv/bin/python scripts/bench_ingest.py [--rows 1000000] [--repeat 3] [--no-postgis]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,36 +108,41 @@ def _prepare(folder: Path, rows: int) -> dict:
     city.to_file(boundaries, driver="GeoJSON")
     csv = folder / "measurements.csv"
     write_measurements_csv(generate_measurements(city, rows, seed=11), csv)
-    db_url = sqlite_url(folder / "bench.db")
-    engine = create_db_engine(db_url)
+    engine = create_db_engine(sqlite_url(folder / "bench.db"))
     upgrade_database(engine)
     import_boundaries(engine, boundaries, IngestOptions(archive_dir=folder / "archive"))
     engine.dispose()
-    return {"csv": str(csv), "rows": rows, "boundaries": str(boundaries), "db_url": db_url,
-            "archive": str(folder / "archive"), "naive_db": str(folder / "naive.db"),
-            "size_mb": csv.stat().st_size / 2**20}
+    return {"csv": str(csv), "rows": rows, "boundaries": str(boundaries),
+            "template_db": str(folder / "bench.db"), "size_mb": csv.stat().st_size / 2**20}
 
 
-def _postgis_args(folder: Path, args: dict) -> tuple[dict, object]:
+def _start_postgis(folder: Path, args: dict) -> object:
+    """A throwaway PostGIS server with a database ``bench`` (migrated, the demo boundaries) that
+    each round clones."""
     from tests.pgserver import PostgisServer
     from webmap.database import create_db_engine, upgrade_database
     from webmap.ingest import IngestOptions, import_boundaries
 
     server = PostgisServer().start()
-    server.execute("CREATE DATABASE bench")
-    server.execute("CREATE EXTENSION postgis", "bench")
-    engine = create_db_engine(server.url("bench"))
-    upgrade_database(engine)
-    import_boundaries(engine, Path(args["boundaries"]),
-                      IngestOptions(archive_dir=folder / "archive_pg"))
-    engine.dispose()
-    return args | {"db_url": server.url("bench"), "archive": str(folder / "archive_pg")}, server
+    try:
+        server.execute("CREATE DATABASE bench")
+        server.execute("CREATE EXTENSION postgis", "bench")
+        engine = create_db_engine(server.url("bench"))
+        upgrade_database(engine)
+        import_boundaries(engine, Path(args["boundaries"]),
+                          IngestOptions(archive_dir=folder / "archive_pg"))
+        engine.dispose()
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def main() -> None:
-    """Run the phases and print the figures and the ratios against the targets."""
+    """Run the phases in rounds and print the figures and the ratios against the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--no-postgis", action="store_true")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="petakota-bench-") as tmp:
@@ -138,17 +151,59 @@ def main() -> None:
         args = _prepare(folder, options.rows)
         print(f"generated {options.rows:,} rows ({args['size_mb']:.0f} MB) in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-        results = {name: _run_phase(name, args) for name in PHASES}
-        if not options.no_postgis:
-            pg_args, server = _postgis_args(folder, args)
-            try:
-                results["petakota_ingest_postgis"] = _run_phase("petakota_ingest", pg_args)
-            finally:
+        server = None if options.no_postgis else _start_postgis(folder, args)
+        rounds: list[dict] = []
+        try:
+            for number in range(1, options.repeat + 1):
+                rounds.append(_run_round(folder, args, server, number))
+                _print_round(number, rounds[-1])
+        finally:
+            if server is not None:
                 server.stop()
-    _report(results, options.rows)
+    _report(rounds, options.rows)
 
 
-def _report(results: dict, rows: int) -> None:
+def _run_round(folder: Path, args: dict, server: object | None, number: int) -> dict:
+    """One run of every phase, each ingest into a fresh database."""
+    from webmap.database import sqlite_url
+
+    results = {"pyarrow_parse": _run_phase("pyarrow_parse", args)}
+    db = folder / f"bench_{number}.db"
+    shutil.copyfile(args["template_db"], db)
+    results["petakota_ingest"] = _run_phase("petakota_ingest", args | {
+        "db_url": sqlite_url(db),
+        "archive": str(folder / f"archive_{number}")})
+    if server is not None:
+        name = f"bench_{number}"
+        server.execute(f"CREATE DATABASE {name} TEMPLATE bench")
+        results["petakota_ingest_postgis"] = _run_phase("petakota_ingest", args | {
+            "db_url": server.url(name), "archive": str(folder / f"archive_pg_{number}")})
+        server.execute(f"DROP DATABASE {name}")
+    results["naive_geopandas"] = _run_phase("naive_geopandas", args | {
+        "naive_db": str(folder / f"naive_{number}.db")})
+    return results
+
+
+def _print_round(number: int, results: dict) -> None:
+    figures = ", ".join(f"{name} {r['seconds']:.2f} s" for name, r in results.items())
+    ratios = ", ".join(f"{name.split(' (')[0]} {value:.2f}"
+                       for name, value in _ratios(results, "seconds").items()
+                       if "memory" not in name)
+    print(f"round {number}: {figures}\n         {ratios}", flush=True)
+
+
+def _median_results(rounds: list[dict]) -> dict:
+    """Per phase: the median work and imports over the rounds, the largest peak memory."""
+    return {name: {"seconds": statistics.median(r[name]["seconds"] for r in rounds),
+                   "imports": statistics.median(r[name]["imports"] for r in rounds),
+                   "peak_mb": max(r[name]["peak_mb"] for r in rounds),
+                   "runs": [round(r[name]["seconds"], 3) for r in rounds]}
+            for name in rounds[0]}
+
+
+def _report(rounds: list[dict], rows: int) -> None:
+    results = _median_results(rounds)
+    print(f"\nmedians of {len(rounds)} round(s):")
     print(f"{'phase':26s} {'work':>9s} {'imports':>9s} {'cold':>9s}   peak (process + child)")
     for name, r in results.items():
         print(f"{name:26s} {r['seconds']:7.2f} s {r['imports']:7.2f} s "
@@ -161,8 +216,9 @@ def _report(results: dict, rows: int) -> None:
     for name, value in _ratios(cold, "seconds").items():
         if "memory" not in name:
             print(f"  {name:38s} {value:6.2f}")
-    print(json.dumps({"rows": rows, "results": results, "ratios": ratios,
-                      "ratios_with_imports": _ratios(cold, "seconds")}))
+    print(json.dumps({"rows": rows, "rounds": len(rounds), "results": results, "ratios": ratios,
+                      "ratios_with_imports": _ratios(cold, "seconds"),
+                      "round_ratios": [_ratios(r, "seconds") for r in rounds]}))
 
 
 def _ratios(results: dict, key: str) -> dict[str, float]:
