@@ -2,8 +2,9 @@
 
 Geometry columns are real PostGIS geometries (GeoAlchemy2) with GiST indexes on PostgreSQL and WKB
 blobs on SQLite, where analysis loads them into shapely.  Point tables (measurements, facilities)
-keep plain ``longitude``/``latitude`` columns on both databases; on PostGIS the migration adds a
-generated ``geom`` point column with a spatial index, so bulk loads need not build geometries.
+keep plain ``longitude``/``latitude`` columns on both databases; on PostGIS the migrations add a
+``geom`` point column with a spatial index (facilities: generated from the coordinates;
+measurements: written by the ingest as extended WKB, see ``webmap.store.point_ewkb``).
 
 Timestamps of measurements are UTC epoch seconds (``measured_at``): compact, exact, fast to filter
 on both databases.  Bookkeeping timestamps use timezone-aware datetimes.
@@ -136,7 +137,8 @@ class Measurement(Base):
     upload's (read a city's rows with ``webmap.store.city_measurements``).  ``row_hash``
     identifies an observation; duplicates are found through the uploads' time spans and id
     ranges (see ``webmap.store.MeasurementWrite``), not through a unique index.  The PostGIS
-    migrations add a generated point ``geom`` and a BRIN index on the time and the point.
+    migrations add a point ``geom`` (written by the ingest) and a BRIN index on the time and the
+    point.
     """
 
     __tablename__ = "measurement"

