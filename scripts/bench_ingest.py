@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -89,6 +90,7 @@ def _run_phase(name: str, args: dict) -> dict:
     memory of the process plus that of its largest child process (an upper bound)."""
     imports, work = PHASES[name]
     code = f"ARGS = {args!r}\n" + _MEASURE.format(imports=imports, work=work)
+    os.sync()  # the previous phase's written files go to disk now, not during this phase
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{out.stderr[-3000:]}")
