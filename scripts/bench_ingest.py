@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--no-postgis", action="store_true")
     options = parser.parse_args()
+    if options.rows < 1 or options.repeat < 1:
+        parser.error("--rows and --repeat must be at least 1")
     with tempfile.TemporaryDirectory(prefix="petakota-bench-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()

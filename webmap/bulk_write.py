@@ -145,9 +145,10 @@ class _PostgresTransaction(BulkTransaction):
 #: The child: database path as argument; requests on stdin, answers on stdout.  A request is a
 #: JSON line {"op": "execute" | "fetch" | "append" | "commit", ...}; "append" is followed by an
 #: Arrow IPC stream of the rows, "execute" and "fetch" with "params" by one of the parameters
-#: (converting Python values in the child would make pyarrow import pandas: a slower start).  An answer is a JSON line {"rows": [...]} / {"count": n} /
-#: {"error": "..."}; "fetch" answers are followed by an Arrow IPC stream.  After "commit" the
-#: child checkpoints the write-ahead log and exits; at end-of-file it rolls back and exits.
+#: (converting Python values in the child would make pyarrow import pandas: a slower start).
+#: An answer is a JSON line {"rows": [...]} / {"count": n} / {"error": "..."}; "fetch" answers
+#: are followed by an Arrow IPC stream.  After "commit" the child checkpoints the write-ahead
+#: log and exits; at end-of-file it rolls back and exits.
 _CHILD = r"""
 import json, sys
 import adbc_driver_manager as adbc

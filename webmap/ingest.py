@@ -244,7 +244,7 @@ class _MeasurementChunks:
     :meth:`valid_rows`, :meth:`hashes` and the time span of the rows handed out are known.
     """
 
-    def __init__(self, reader: MeasurementReader, index: Any, city_kode: str,
+    def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city_kode: str,
                  progress: Progress | None) -> None:
         self.reader, self.index, self.city_kode, self.progress = reader, index, city_kode, progress
         self.first_time: int | None = None

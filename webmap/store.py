@@ -525,10 +525,8 @@ def _read_postgres(engine: Engine, sql: str) -> pa.Table:
 
 def _analysis_frame(arrow: pa.Table) -> pd.DataFrame:
     frame = arrow.to_pandas()
-    if len(frame) == 0:  # typed empty columns (an empty CSV result has untyped ones)
-        text = ("operator", "technology", "device_id", "kelurahan_kode")
-        frame = pd.DataFrame({name: pd.Series(dtype=object if name in text else "float64")
-                              for name in ANALYSIS_COLUMNS})
+    if len(frame) == 0:
+        frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in ANALYSIS_COLUMNS})
     for name in ("measured_at", "h3_cell", "upload_id"):
         frame[name] = frame[name].astype("int64")
     for name in ("latitude", "longitude", "signal_dbm", "download_mbps", "upload_mbps",
@@ -540,7 +538,7 @@ def _analysis_frame(arrow: pa.Table) -> pd.DataFrame:
     frame["no_service"] = no_service.astype(bool)
     for name in ("operator", "technology", "kelurahan_kode"):
         column = frame[name]
-        if column.dtype.kind == "f":  # every value null: read as numbers
+        if column.dtype.kind == "f":  # every value null (or no rows): read as numbers
             column = column.astype(object)
         frame[name] = column.fillna("").astype(str)
     frame["device_id"] = frame["device_id"].astype(object).where(frame["device_id"].notna(), None)
