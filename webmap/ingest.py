@@ -100,8 +100,10 @@ def _import_city_boundaries(conn: Connection, archived: ArchivedFile, imported: 
     report |= {"already_imported": False, "boundary_version": version_id,
                "changes": _boundary_changes(conn, kota_kode, previous, frame),
                "retagged": _retag_points(conn, kota_kode, frame)}
+    moved = report["retagged"]
     report["message"] = (f"Imported {len(frame)} kelurahan of {nama} as boundary version "
-                         f"{version_id}.")
+                         f"{version_id}; {moved['measurement']} measurement(s) and "
+                         f"{moved['facility']} facility(ies) changed kelurahan.")
     return report
 
 
@@ -116,14 +118,17 @@ def _boundary_changes(conn: Connection, city_kode: str, previous: dict | None,
 
 def _retag_points(conn: Connection, city_kode: str, kelurahan: gpd.GeoDataFrame
                   ) -> dict[str, int]:
-    """Give stored measurements and facilities the kelurahan of the new boundaries."""
+    """Give stored measurements and facilities the kelurahan of the new boundaries; return how
+    many rows of each table changed kelurahan (only those are written)."""
     index = build_kelurahan_index(kelurahan)
     counts = {}
     for table in (Measurement.__table__, Facility.__table__):
         rows = store.point_rows(conn, table, city_kode)
         codes = index.assign(rows["longitude"].to_numpy(), rows["latitude"].to_numpy())
-        store.update_kelurahan_codes(conn, table, rows["id"].to_numpy(), codes)
-        counts[table.name] = int(len(rows))
+        old = rows["kelurahan_kode"].to_numpy(dtype=object)
+        same = (pd.isna(old) & pd.isna(codes)) | (old == codes)
+        store.update_kelurahan_codes(conn, table, rows["id"].to_numpy()[~same], codes[~same])
+        counts[table.name] = int((~same).sum())
     return counts
 
 
