@@ -213,19 +213,17 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
     """Validate, tag, de-duplicate and store the file's rows through ``writer``, chunk by chunk.
 
     Each chunk is read, validated and prepared here (kelurahan, H3 cell, content hash) while the
-    database stores the previous ones.  Repeats within the file are held back as they come;
-    repeats of earlier uploads are removed once the file's time span is known.  Whole-file
+    database stores the previous ones.  Repeats within the file and of earlier uploads are held
+    back as they come (an earlier upload's hashes are read once the file reaches its time
+    span), so they are never written.  Whole-file
     checks (no data rows, swapped coordinates) run after the last chunk, before the commit, so
     a refused file stores nothing.
     """
     advance = options.progress(reader.expected_rows, "rows") if options.progress else None
     upload_id = writer.insert_upload(**_upload_values(city, "measurements", archived, options,
                                                       reader.format))
-    chunks = _MeasurementChunks(reader, index, city["kode"], advance)
+    chunks = _MeasurementChunks(reader, index, city["kode"], advance, writer.stored_hashes())
     accepted = writer.append(chunks.record_batches(upload_id))
-    if accepted:  # rows an earlier upload of the same time span already stored
-        accepted -= writer.drop_repeats(upload_id, chunks.hashes(), chunks.first_time,
-                                        chunks.last_time)
     batch = reader.finish()
     rows, lat, lon, where = chunks.valid_rows()
     _reject_if_swapped(batch, index, lat, lon, where, city)
@@ -244,19 +242,20 @@ class _MeasurementChunks:
     """The accepted rows of a file as measurement record batches, prepared chunk by chunk.
 
     Each chunk gets its kelurahan (rows outside the city are held back), its content hash (rows
-    seen earlier in the file are held back), then its H3 cell; it is stored in time order (a
-    file's chunks follow each other in file order).  Once the batches have been consumed,
-    :meth:`valid_rows`, :meth:`hashes` and the time span of the rows handed out are known.
+    seen earlier in the file, or ``stored`` by an earlier upload, are held back), then its H3
+    cell; it is stored in time order (a file's chunks follow each other in file order).  Once
+    the batches have been consumed, :meth:`valid_rows` and the time span of the rows handed out
+    are known.
     """
 
     def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city_kode: str,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, stored: store.StoredHashes | None = None) -> None:
         self.reader, self.index, self.city_kode, self.progress = reader, index, city_kode, progress
+        self.stored = stored
         self.first_time: int | None = None
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
         self._parts: list[tuple[np.ndarray, ...]] = []
-        self._hashes: list[np.ndarray] = []
         self._progressed = 0
 
     def record_batches(self, upload_id: int) -> Iterator[pa.RecordBatch]:
@@ -268,12 +267,14 @@ class _MeasurementChunks:
             inside = np.flatnonzero(where >= 0)
             hashes = measurement_hashes(chunk, inside, self.city_kode)
             first = np.flatnonzero(seen.first_seen(hashes))
+            if first.size and self.stored is not None:  # stored by an earlier upload
+                first = first[~self.stored.repeated(hashes[first],
+                                                    chunk.measured_at[inside[first]])]
             if first.size:
                 times = chunk.measured_at[inside[first]]
                 if not np.all(times[1:] >= times[:-1]):  # field logs usually are in time order
                     first = first[np.argsort(times, kind="stable")]
                 fresh, fresh_hashes = inside[first], hashes[first]
-                self._hashes.append(fresh_hashes)
                 low, high = (int(chunk.measured_at[fresh[i]]) for i in (0, -1))
                 self.first_time = low if self.first_time is None else min(self.first_time, low)
                 self.last_time = high if self.last_time is None else max(self.last_time, high)
@@ -283,10 +284,6 @@ class _MeasurementChunks:
                 self._progressed += chunk.lines
         if self.progress and self._progressed < self.reader.expected_rows:
             self.progress(self.reader.expected_rows - self._progressed)  # blank lines
-
-    def hashes(self) -> np.ndarray:
-        """Content hashes of the rows handed out."""
-        return np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.int64)
 
     def valid_rows(self) -> tuple[np.ndarray, ...]:
         """Line number, latitude, longitude and kelurahan (position in ``index.kode``, -1

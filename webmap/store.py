@@ -295,13 +295,14 @@ class MeasurementWrite:
 
     Obtained from :func:`measurement_write`.  De-duplication works without a unique index (which
     would cost more than the rest of the ingest): each measurement upload records the time span
-    and the id range of its rows.  Once a file's rows are appended, the content hashes of the
-    uploads whose time span overlaps them are read and the repeated rows deleted, all inside the
-    transaction that holds the city's write lock (:meth:`drop_repeats`).
+    and the id range of its rows, and an ingest holds back the rows whose content hash an
+    earlier upload overlapping their time already stored (:meth:`stored_hashes`), so repeats are
+    never written.  The transaction holds the city's write lock meanwhile.
     """
 
-    def __init__(self, transaction: BulkTransaction, city_kode: str) -> None:
+    def __init__(self, transaction: BulkTransaction, city_kode: str, engine: Engine) -> None:
         self._tx = transaction
+        self._engine = engine
         self.city_kode = city_kode
         self._max_id_before: int | None = None
 
@@ -318,41 +319,15 @@ class MeasurementWrite:
                f"({', '.join(self._cast(i + 1, n) for i, n in enumerate(names))}) RETURNING id")
         return int(self._tx.execute(sql, tuple(self._value(n, values[n]) for n in names))[0][0])
 
-    def known_hashes(self, first_s: int, last_s: int) -> np.ndarray:
-        """Sorted content hashes stored for this city between the two times by earlier uploads
-        (an upload's own rows count once it is finished)."""
+    def stored_hashes(self) -> StoredHashes:
+        """The content hashes of the city's earlier measurement uploads (read lazily, see
+        :class:`StoredHashes`)."""
         p = self._p
         spans = self._tx.execute(
-            f"SELECT id, first_row_id, last_row_id FROM upload WHERE city_kode = {p(1)} "
-            f"AND kind = 'measurements' AND first_row_id IS NOT NULL "
-            f"AND measured_from <= {p(2)} AND measured_until >= {p(3)}",
-            (self.city_kode, int(last_s), int(first_s)))
-        if not spans:
-            return np.zeros(0, dtype=np.int64)
-        parts = " UNION ALL ".join(
-            f"SELECT row_hash FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
-            f"AND upload_id = {int(upload)}" for upload, first, last in spans)
-        hashes = self._tx.fetch_arrow(parts).column(0).to_numpy().astype(np.int64)
-        return np.unique(hashes)
-
-    def drop_repeats(self, upload_id: int, hashes: np.ndarray, first_s: int, last_s: int
-                     ) -> int:
-        """Delete the rows of this upload that an earlier upload already stored; return how many.
-
-        ``hashes`` are the content hashes of the rows appended for this upload (each once) and
-        ``first_s``/``last_s`` their time span; only uploads overlapping it are read.
-        """
-        known = self.known_hashes(first_s, last_s)
-        repeated = hashes[np.isin(hashes, known)] if known.size else known
-        if repeated.size == 0:
-            return 0
-        first, last = self._row_id_range(upload_id)
-        for part in np.array_split(repeated, -(-repeated.size // _DELETE_BATCH)):
-            self._tx.execute(
-                f"DELETE FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
-                f"AND upload_id = {int(upload_id)} "
-                f"AND row_hash IN ({', '.join(str(int(h)) for h in part)})")
-        return int(repeated.size)
+            f"SELECT id, first_row_id, last_row_id, measured_from, measured_until FROM upload "
+            f"WHERE city_kode = {p(1)} AND kind = 'measurements' AND first_row_id IS NOT NULL "
+            f"AND measured_from IS NOT NULL AND measured_until IS NOT NULL", (self.city_kode,))
+        return StoredHashes(self._engine, np.array(spans, dtype=np.int64).reshape(-1, 5))
 
     def append(self, batches: Iterable[pa.RecordBatch]) -> int:
         """Append measurement rows (:data:`MEASUREMENT_SCHEMA`, consumed lazily); return how many.
@@ -408,7 +383,48 @@ _SQLITE_DATETIME = Upload.__table__.c.uploaded_at.type.dialect_impl(
 
 
 #: Content hashes per DELETE statement when repeats of earlier uploads are removed.
-_DELETE_BATCH = 10_000
+
+
+class StoredHashes:
+    """Content hashes of a city's earlier measurement uploads, for holding back repeats.
+
+    ``spans`` has one row per upload: id, first and last row id, first and last measurement
+    time (UTC epoch seconds).  An upload's hashes are read only once a file's rows reach its
+    time span (a repeat has the same time as the row it repeats), through a read connection:
+    the ingest's transaction holds the city's write lock, so they cannot change meanwhile.
+    """
+
+    def __init__(self, engine: Engine, spans: np.ndarray) -> None:
+        self._engine = engine
+        self._spans = spans
+        self._read = np.zeros(len(spans), dtype=bool)
+        self._sorted = np.zeros(0, dtype=np.int64)
+
+    def repeated(self, hashes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Mask of the ``hashes`` (of rows taken at ``times``) that an earlier upload stored."""
+        if len(hashes) == 0 or len(self._spans) == 0:
+            return np.zeros(len(hashes), dtype=bool)
+        low, high = int(times.min()), int(times.max())
+        due = ~self._read & (self._spans[:, 3] <= high) & (self._spans[:, 4] >= low)
+        if due.any():
+            self._sorted = np.union1d(self._sorted, _row_hashes(self._engine, self._spans[due]))
+            self._read |= due
+        if len(self._sorted) == 0:
+            return np.zeros(len(hashes), dtype=bool)
+        where = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
+        return self._sorted[where] == hashes
+
+
+def _row_hashes(engine: Engine, spans: np.ndarray) -> np.ndarray:
+    """The stored content hashes of the uploads in ``spans`` (rows as in StoredHashes)."""
+    sql = " UNION ALL ".join(
+        f"SELECT row_hash FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
+        f"AND upload_id = {int(upload)}" for upload, first, last, _, _ in spans)
+    table = (_read_postgres(engine, sql) if engine.dialect.name == "postgresql"
+             else _read_sqlite(engine, sql))
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    return table.column(0).to_numpy().astype(np.int64)
 
 
 @contextmanager
@@ -423,7 +439,7 @@ def measurement_write(engine: Engine, city_kode: str) -> Iterator[MeasurementWri
         if transaction.dialect == "postgresql":
             transaction.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
                                 (f"petakota.measurement.{city_kode}",))
-        yield MeasurementWrite(transaction, city_kode)
+        yield MeasurementWrite(transaction, city_kode, engine)
         _maybe_kill()
         transaction.commit()
 

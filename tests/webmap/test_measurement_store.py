@@ -17,6 +17,7 @@ from tests.webmap.test_ingest import stored, write_csv
 from webmap.bulk_write import BulkWriteError, bulk_transaction
 from webmap.database import create_db_engine, sqlite_url, upgrade_database
 from webmap.ingest import ingest_measurements
+from webmap.store import measurement_write
 from webmap.models import Upload
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -103,26 +104,65 @@ def test_rows_of_earlier_uploads_are_found_when_spans_overlap(city_engine, optio
     assert empty["accepted"] == 0 and uploads(city_engine)[-1]["first_row_id"] is None
 
 
-def test_repeats_of_earlier_uploads_are_removed_in_several_statements(city_engine, options,
-                                                                      tmp_path, monkeypatch):
-    """Repeats are deleted after the append, a few hashes per statement; the upload's counts,
-    rows and time span are those of the rows kept."""
-    from webmap import store
+@pytest.fixture
+def deletes(monkeypatch) -> list[str]:
+    """The DELETE statements the bulk-write transactions run."""
+    from webmap import bulk_write
 
-    monkeypatch.setattr(store, "_DELETE_BATCH", 2)
+    seen: list[str] = []
+    for transaction in (bulk_write._SqliteTransaction, bulk_write._PostgresTransaction):
+        original = transaction.execute
+
+        def execute(self, sql, params=(), original=original):
+            if sql.lstrip().upper().startswith("DELETE"):
+                seen.append(sql)
+            return original(self, sql, params)
+
+        monkeypatch.setattr(transaction, "execute", execute)
+    return seen
+
+
+def test_repeats_of_earlier_uploads_are_never_written(city_engine, options, tmp_path,
+                                                      monkeypatch, deletes):
+    """Rows an earlier upload stored are held back before the append (nothing is deleted);
+    the upload's counts, rows and time span are those of the rows kept."""
     monkeypatch.setattr(settings, "INGEST_CHUNK_ROWS", 2)
     options.now = NOW
     first = [row(minute) for minute in range(5)]
     ingest_measurements(city_engine, write_csv(tmp_path / "e1.csv", first), options)
+    assert deletes == []
     again = [row(minute) for minute in range(7)]  # five repeats, two new rows
     report = ingest_measurements(city_engine, write_csv(tmp_path / "e2.csv", again), options)
     assert (report["rows"], report["accepted"], report["duplicates"]) == (7, 2, 5)
+    assert deletes == []
     rows = stored(city_engine)
     assert len(rows) == 7 and len({r["row_hash"] for r in rows}) == 7
     upload = uploads(city_engine)[-1]
     assert (upload["accepted"], upload["duplicates"]) == (2, 5)
-    kept = [r["id"] for r in rows if r["upload_id"] == upload["id"]]
-    assert upload["first_row_id"] <= min(kept) and max(kept) <= upload["last_row_id"]
+    kept = [r for r in rows if r["upload_id"] == upload["id"]]
+    assert (upload["first_row_id"], upload["last_row_id"]) == (min(r["id"] for r in kept),
+                                                              max(r["id"] for r in kept))
+    assert (upload["measured_from"], upload["measured_until"]) == (epoch(1, 5), epoch(1, 6))
+    # The same rows once more (other bytes, so not the same file): nothing is added.
+    third = ingest_measurements(city_engine, write_csv(tmp_path / "e3.csv", again[::-1]),
+                                options)
+    assert (third["accepted"], third["duplicates"], deletes) == (0, 7, [])
+    assert len(stored(city_engine)) == 7
+
+
+def test_a_file_of_many_stored_rows_writes_nothing(city_engine, options, tmp_path, deletes):
+    # Regression: the repeats were appended, then deleted 10,000 hashes per statement, each
+    # statement scanning all the upload's rows (20 s for a million rows stored before).
+    options.now = NOW
+    lines = [f"1.605,101.405,2024-03-{1 + i // 3600:02d}T08:{i // 60 % 60:02d}:{i % 60:02d},"
+             f"XL,4G,-90,false,,,,5,dev-1" for i in range(10_001)]
+    first = ingest_measurements(city_engine, write_csv(tmp_path / "big.csv", lines), options)
+    again = ingest_measurements(city_engine, write_csv(tmp_path / "big2.csv", lines[::-1]),
+                                options)
+    assert (first["accepted"], again["accepted"], again["duplicates"]) == (10_001, 0, 10_001)
+    assert deletes == [] and uploads(city_engine)[-1]["first_row_id"] is None
+    with city_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM measurement")).scalar_one() == 10_001
 
 
 def test_same_observation_in_another_city_is_not_a_duplicate(city_engine, options, tmp_path):
@@ -362,9 +402,37 @@ def test_migration_0007_keeps_the_postgis_points_and_downgrades(empty_url):
     engine.dispose()
 
 
-def test_known_hashes_are_sorted_and_unique(city_engine):
-    from webmap.store import measurement_write
+def test_stored_hashes_are_read_only_for_uploads_the_file_reaches(city_engine, options,
+                                                                   tmp_path, monkeypatch):
+    from webmap import store
 
+    options.now = NOW
+    ingest_measurements(city_engine, write_csv(tmp_path / "d1.csv",
+                                               [row(m, day=1) for m in range(3)]), options)
+    ingest_measurements(city_engine, write_csv(tmp_path / "d5.csv",
+                                               [row(m, day=5) for m in range(2)]), options)
+    rows = stored(city_engine)
+    day1 = np.array([r["row_hash"] for r in rows if r["measured_at"] < epoch(2, 0)])
+    day5 = np.array([r["row_hash"] for r in rows if r["measured_at"] > epoch(2, 0)])
+    reads: list[list[int]] = []
+    original = store._row_hashes
+    monkeypatch.setattr(store, "_row_hashes",
+                        lambda engine, spans: reads.append(spans[:, 0].tolist())
+                        or original(engine, spans))
     with measurement_write(city_engine, "99.01") as writer:
-        assert writer.known_hashes(0, 2**40).dtype == np.int64
-        assert len(writer.known_hashes(0, 2**40)) == 0
+        known = writer.stored_hashes()
+        assert known.repeated(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0,)
+        assert reads == []
+        probe = np.array([day1[0], 12345, day5[0]])
+        # Rows of day 1: only the first upload is read; day 5's hash is not known yet.
+        assert known.repeated(probe, np.full(3, epoch(1, 1))).tolist() == [True, False, False]
+        assert known.repeated(probe, np.full(3, epoch(3, 0))).tolist() == [True, False, False]
+        assert known.repeated(probe, np.full(3, epoch(5, 1))).tolist() == [True, False, True]
+    ids = [u["id"] for u in uploads(city_engine)]
+    assert reads == [[ids[0]], [ids[1]]]
+
+
+def test_a_city_without_uploads_has_no_stored_hashes(city_engine):
+    with measurement_write(city_engine, "99.01") as writer:
+        known = writer.stored_hashes()
+        assert known.repeated(np.array([1, 2]), np.array([0, 2**40])).tolist() == [False, False]

@@ -1,17 +1,20 @@
-"""Benchmark: re-tagging stored measurements when a city's kelurahan boundaries are re-imported.
+"""Benchmark: re-imports into a city that already holds a million measurements.
 
-A city with ``--rows`` measurements (default 1,000,000, generated inside the demo city) gets two
-new boundary versions, each timed with ``import_boundaries``:
+A city with ``--rows`` measurements (default 1,000,000, generated inside the demo city) gets,
+each timed:
 
-  * a *revision*: every polygon grown by ~1 m (what a corrected boundary file looks like: almost
-    every point keeps its kelurahan, only rows that change are written);
-  * a *re-coding*: every kelurahan code renamed (every row is written).
+  * the *same rows again* from another file (the rows in reverse order, so not the same file):
+    every row is a repeat of a stored one and nothing may be added;
+  * a boundary *revision*: every polygon grown by ~1 m (what a corrected boundary file looks
+    like: almost every point keeps its kelurahan, only rows that change are written);
+  * a boundary *re-coding*: every kelurahan code renamed (every row is written).
 
-The baseline, measured in the same run, is the ingest of the same file into the same database;
-the ratios are the import's time over it.  SQLite always; PostgreSQL + PostGIS on a throwaway
-server unless ``--no-postgis``.  No target in the issues: the figures go to docs/benchmarks.md.
+The baseline, measured in the same run, is the first ingest of the rows into the same
+database; the ratios are each step's time over it.  SQLite always; PostgreSQL + PostGIS on a
+throwaway server unless ``--no-postgis``.  No target in the issues: the figures go to
+docs/benchmarks.md.
 
-    .venv/bin/python scripts/bench_retag.py [--rows 1000000] [--no-postgis]
+    .venv/bin/python scripts/bench_reimport.py [--rows 1000000] [--no-postgis]
 """
 from __future__ import annotations
 
@@ -56,6 +59,11 @@ def _run(name: str, url: str, folder: Path, csv: Path, files: dict[str, Path]) -
     report = ingest_measurements(engine, csv, options)
     ingest = time.perf_counter() - started
     print(f"{name}: ingest of {report['accepted']:,} rows {ingest:.2f} s (baseline)", flush=True)
+    started = time.perf_counter()
+    report = ingest_measurements(engine, files["same rows"], options)
+    seconds = time.perf_counter() - started
+    print(f"{name}: same rows {seconds:6.2f} s = {seconds / ingest:5.2f} x ingest; "
+          f"added {report['accepted']:,}, repeats {report['duplicates']:,}", flush=True)
     for version in ("revision", "re-coding"):
         started = time.perf_counter()
         report = import_boundaries(engine, files[version], options)
@@ -66,7 +74,7 @@ def _run(name: str, url: str, folder: Path, csv: Path, files: dict[str, Path]) -
 
 
 def main() -> None:
-    """Generate the data, then time both boundary imports on each database."""
+    """Generate the data, then time the re-imports on each database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-postgis", action="store_true")
@@ -81,6 +89,9 @@ def main() -> None:
         files = _boundary_files(folder)
         csv = folder / "measurements.csv"
         write_measurements_csv(generate_measurements(generate_city(), options.rows, seed=11), csv)
+        header, *rows = csv.read_bytes().splitlines()
+        files["same rows"] = folder / "measurements_again.csv"
+        files["same rows"].write_bytes(b"\n".join([header, *reversed(rows)]) + b"\n")
         _run("sqlite", sqlite_url(folder / "bench.db"), folder, csv, files)
         if not options.no_postgis:
             from tests.pgserver import PostgisServer
