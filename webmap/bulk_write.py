@@ -40,17 +40,13 @@ class BulkTransaction:
     """A write transaction; subclasses talk to one kind of database.
 
     ``dialect`` is ``"sqlite"`` or ``"postgresql"`` (placeholders are ``?`` and ``$1`` in the
-    SQL given to :meth:`execute` and :meth:`fetch_arrow`).
+    SQL given to :meth:`execute`).
     """
 
     dialect: str
 
     def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Run one statement; return its rows (empty when it returns none)."""
-        raise NotImplementedError
-
-    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
-        """Run one query; return its result as an Arrow table."""
         raise NotImplementedError
 
     def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
@@ -104,10 +100,6 @@ class _PostgresTransaction(BulkTransaction):
         self._run(sql, params)
         return list(self._cursor.fetchall()) if self._cursor.description else []
 
-    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
-        self._run(sql, params)
-        return self._cursor.fetch_arrow_table()
-
     def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         failures: list[BaseException] = []
         reader = pa.RecordBatchReader.from_batches(schema, _noting_failure(batches, failures))
@@ -143,12 +135,11 @@ class _PostgresTransaction(BulkTransaction):
 # --- SQLite: ADBC in a child process -------------------------------------------------------------
 
 #: The child: database path as argument; requests on stdin, answers on stdout.  A request is a
-#: JSON line {"op": "execute" | "fetch" | "append" | "commit", ...}; "append" is followed by an
-#: Arrow IPC stream of the rows, "execute" and "fetch" with "params" by one of the parameters
-#: (converting Python values in the child would make pyarrow import pandas: a slower start).
-#: An answer is a JSON line {"rows": [...]} / {"count": n} / {"error": "..."}; "fetch" answers
-#: are followed by an Arrow IPC stream.  After "commit" the child checkpoints the write-ahead
-#: log and exits; at end-of-file it rolls back and exits.
+#: JSON line {"op": "execute" | "append" | "commit", ...}; "append" is followed by an Arrow IPC
+#: stream of the rows, "execute" with "params" by one of the parameters (converting Python
+#: values in the child would make pyarrow import pandas: a slower start).  An answer is a JSON
+#: line {"rows": [...]} / {"count": n} / {"error": "..."}.  After "commit" the child
+#: checkpoints the write-ahead log and exits; at end-of-file it rolls back and exits.
 _CHILD = r"""
 import json, sys
 import adbc_driver_manager as adbc
@@ -217,14 +208,8 @@ for line in source:
             if request.get("params"):  # one row of parameters follows, as Arrow
                 params = pa.ipc.open_stream(source).read_all().combine_chunks().to_batches()[0]
             table = query(request["sql"], params)
-            if op == "fetch":
-                answer({"fetched": table.num_rows})
-                with pa.ipc.new_stream(sink, table.schema) as writer:
-                    writer.write_table(table)
-                sink.flush()
-            else:
-                columns = [column.to_pylist() for column in table.columns]
-                answer({"rows": [[plain(v) for v in row] for row in zip(*columns)]})
+            columns = [column.to_pylist() for column in table.columns]
+            answer({"rows": [[plain(v) for v in row] for row in zip(*columns)]})
     except Exception as error:
         answer({"error": " ".join(str(error).split())})
         break
@@ -301,11 +286,6 @@ class _SqliteTransaction(BulkTransaction):
     def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
         self._send({"op": "execute", "sql": sql}, params)
         return [tuple(row) for row in self._answer()["rows"]]
-
-    def fetch_arrow(self, sql: str, params: tuple = ()) -> pa.Table:
-        self._send({"op": "fetch", "sql": sql}, params)
-        self._answer()
-        return pa.ipc.open_stream(self._child.stdout).read_all()
 
     def append(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         stdin = self._send({"op": "append", "table": table})

@@ -215,9 +215,8 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
     Each chunk is read, validated and prepared here (kelurahan, H3 cell, content hash) while the
     database stores the previous ones.  Repeats within the file and of earlier uploads are held
     back as they come (an earlier upload's hashes are read once the file reaches its time
-    span), so they are never written.  Whole-file
-    checks (no data rows, swapped coordinates) run after the last chunk, before the commit, so
-    a refused file stores nothing.
+    span), so they are never written.  Whole-file checks (no data rows, swapped coordinates)
+    run after the last chunk, before the commit, so a refused file stores nothing.
     """
     advance = options.progress(reader.expected_rows, "rows") if options.progress else None
     upload_id = writer.insert_upload(**_upload_values(city, "measurements", archived, options,

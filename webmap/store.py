@@ -382,9 +382,6 @@ _SQLITE_DATETIME = Upload.__table__.c.uploaded_at.type.dialect_impl(
     sqlite_dialect.dialect()).bind_processor(sqlite_dialect.dialect())
 
 
-#: Content hashes per DELETE statement when repeats of earlier uploads are removed.
-
-
 class StoredHashes:
     """Content hashes of a city's earlier measurement uploads, for holding back repeats.
 
