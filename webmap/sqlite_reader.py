@@ -55,6 +55,8 @@ def read_arrow(database: str | None, sql: str) -> pa.Table:
     child = subprocess.run([sys.executable, "-c", _CHILD, database], input=sql.encode(),
                            capture_output=True, check=False)
     if child.returncode != 0:
-        detail = child.stderr.decode(errors="replace").strip()[-500:] or "no message"
-        raise SQLiteReadError(f"Reading {database} failed: {detail}")
+        detail = child.stderr.decode(errors="replace").strip()
+        echo = " query: " + " ".join(sql.split())  # the driver ends with the (long) query
+        detail = detail[:-len(echo)] if detail.endswith(echo) else detail
+        raise SQLiteReadError(f"Reading {database} failed: {detail[:500] or 'no message'}")
     return pa.ipc.open_stream(child.stdout).read_all()

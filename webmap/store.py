@@ -412,16 +412,24 @@ class StoredHashes:
         return self._sorted[where] == hashes
 
 
+#: Uploads per query when reading stored hashes (SQLite refuses a compound SELECT of more than
+#: 500 terms).
+_SPANS_PER_READ = 250
+
+
 def _row_hashes(engine: Engine, spans: np.ndarray) -> np.ndarray:
     """The stored content hashes of the uploads in ``spans`` (rows as in StoredHashes)."""
-    sql = " UNION ALL ".join(
-        f"SELECT row_hash FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
-        f"AND upload_id = {int(upload)}" for upload, first, last, _, _ in spans)
-    table = (_read_postgres(engine, sql) if engine.dialect.name == "postgresql"
-             else _read_sqlite(engine, sql))
-    if table.num_rows == 0:
-        return np.zeros(0, dtype=np.int64)
-    return table.column(0).to_numpy().astype(np.int64)
+    read = _read_postgres if engine.dialect.name == "postgresql" else _read_sqlite
+    parts = [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(spans), _SPANS_PER_READ):
+        sql = " UNION ALL ".join(
+            f"SELECT row_hash FROM measurement WHERE id BETWEEN {int(first)} AND {int(last)} "
+            f"AND upload_id = {int(upload)}"
+            for upload, first, last, _, _ in spans[start:start + _SPANS_PER_READ])
+        table = read(engine, sql)
+        if table.num_rows:
+            parts.append(table.column(0).to_numpy().astype(np.int64))
+    return np.concatenate(parts)
 
 
 @contextmanager

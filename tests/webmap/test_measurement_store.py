@@ -432,6 +432,22 @@ def test_stored_hashes_are_read_only_for_uploads_the_file_reaches(city_engine, o
     assert reads == [[ids[0]], [ids[1]]]
 
 
+def test_stored_hashes_of_many_uploads_are_read(city_engine, options, tmp_path):
+    # Regression: the hashes of all due uploads were read in one compound SELECT, which SQLite
+    # refuses beyond 500 terms (a year-long export meeting the daily uploads of several teams).
+    from webmap import store
+
+    options.now = NOW
+    ingest_measurements(city_engine, write_csv(tmp_path / "d1.csv",
+                                               [row(m) for m in range(3)]), options)
+    upload = uploads(city_engine)[-1]
+    span = [upload["id"], upload["first_row_id"], upload["last_row_id"],
+            upload["measured_from"], upload["measured_until"]]
+    hashes = store._row_hashes(city_engine, np.array([span] * 600, dtype=np.int64))
+    assert len(hashes) == 1800
+    assert set(hashes.tolist()) == {r["row_hash"] for r in stored(city_engine)}
+
+
 def test_a_city_without_uploads_has_no_stored_hashes(city_engine):
     with measurement_write(city_engine, "99.01") as writer:
         known = writer.stored_hashes()

@@ -63,6 +63,10 @@ def test_child_reader_returns_arrow_and_reports_failures(tmp_path):
     assert table.to_pydict() == {"a": [1, 2], "b": ["x", None]}
     with pytest.raises(SQLiteReadError, match="no such table"):
         read_arrow(str(path), "select * from missing")
+    # The reason comes first, not cut off by the echo of a long query.
+    long_query = " union all ".join(["select a from t"] * 600)
+    with pytest.raises(SQLiteReadError, match="too many terms in compound SELECT$"):
+        read_arrow(str(path), long_query)
     with pytest.raises(SQLiteReadError, match="DATABASE_URL"):
         read_arrow(":memory:", "select 1")
 
