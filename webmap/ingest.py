@@ -248,7 +248,7 @@ class _MeasurementChunks:
     """
 
     def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city_kode: str,
-                 progress: Progress | None, stored: store.StoredHashes | None = None) -> None:
+                 progress: Progress | None, stored: store.StoredHashes) -> None:
         self.reader, self.index, self.city_kode, self.progress = reader, index, city_kode, progress
         self.stored = stored
         self.first_time: int | None = None
@@ -266,7 +266,7 @@ class _MeasurementChunks:
             inside = np.flatnonzero(where >= 0)
             hashes = measurement_hashes(chunk, inside, self.city_kode)
             first = np.flatnonzero(seen.first_seen(hashes))
-            if first.size and self.stored is not None:  # stored by an earlier upload
+            if first.size:  # held back too: rows an earlier upload stored
                 first = first[~self.stored.repeated(hashes[first],
                                                     chunk.measured_at[inside[first]])]
             if first.size:

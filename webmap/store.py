@@ -150,24 +150,20 @@ def update_kelurahan_codes(conn: Connection, table: sa.Table, ids: np.ndarray,
     PostgreSQL, a JSON list read by ``json_each`` on SQLite), not one statement per row; ``None``
     codes (outside every kelurahan) set NULL.
     """
-    ids = np.asarray(ids, dtype=np.int64)
-    if len(ids) == 0:
-        return
-    codes = np.asarray(codes, dtype=object)
-    keys = np.where(pd.isna(codes), "", codes).astype(str)
-    values, group = np.unique(keys, return_inverse=True)
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(len(values) + 1))
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         chosen = sa.any_(sa.bindparam("ids", type_=postgresql_dialect.ARRAY(sa.BigInteger)))
         where = table.c.id == chosen
     else:
         where = table.c.id.in_(sa.select(sa.column("value", sa.BigInteger))
                                .select_from(sa.func.json_each(sa.bindparam("ids"))))
-    for number, value in enumerate(values):
-        rows = np.sort(ids[order[bounds[number]:bounds[number + 1]]]).tolist()
-        conn.execute(sa.update(table).where(where).values(kelurahan_kode=str(value) or None),
-                     {"ids": rows if conn.dialect.name == "postgresql" else json.dumps(rows)})
+    by_code = pd.Series(np.asarray(ids, dtype=np.int64)).groupby(
+        pd.Series(np.asarray(codes, dtype=object)), dropna=False)
+    for code, group in by_code:
+        rows = np.sort(group.to_numpy()).tolist()
+        conn.execute(sa.update(table).where(where)
+                     .values(kelurahan_kode=None if pd.isna(code) else str(code)),
+                     {"ids": rows if postgres else json.dumps(rows)})
 
 
 def point_rows(conn: Connection, table: sa.Table, city_kode: str) -> pd.DataFrame:
