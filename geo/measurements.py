@@ -24,6 +24,7 @@ import codecs
 import csv
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -476,7 +477,7 @@ class MeasurementReader:
         """Parse and validate the file part by part; yield the accepted rows of each (file
         order).  The first part is smaller, so that a pipeline gets going sooner."""
         offset = 0
-        for part in self._text.parts(self.chunk_rows):
+        for part in _read_ahead(self._text.parts(self.chunk_rows)):
             self._parts.append(part)
             values, findings = _parse_measurements(part, self.format, zone=self._zone,
                                                    now_s=self._now_s, offset=offset)
@@ -502,6 +503,16 @@ class MeasurementReader:
             frame = _measurement_chunk(_no_values(), np.zeros(0, np.int64),
                                        np.zeros(0, bool)).frame()
         return MeasurementBatch(**_batch_parts(self.format, raw, findings, frame))
+
+
+def _read_ahead(parts: Iterator[_RawTable]) -> Iterator[_RawTable]:
+    """The parts, the next one parsed in a thread while the caller works on the current one
+    (the CSV parser releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read-ahead") as pool:
+        pending = pool.submit(next, parts, None)
+        while (part := pending.result()) is not None:
+            pending = pool.submit(next, parts, None)
+            yield part
 
 
 @dataclass

@@ -23,13 +23,13 @@ from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 import shapely
-from h3ronpy.vector import coordinates_to_cells
 # How hash_pandas_object combines the columns of a frame (tests pin the equality):
 from pandas.core.util.hashing import combine_hash_arrays
 
 from geo import settings
 from geo.boundaries import read_boundaries
 from geo.errors import InputFileError, Problem
+from geo.h3_cells import CellIndexer
 from geo.facilities import read_facilities
 from geo.kelurahan_lookup import KelurahanIndex, build_kelurahan_index
 from geo.measurements import (MeasurementChunk, MeasurementReader, detect_format, read_columns,
@@ -254,6 +254,7 @@ class _MeasurementChunks:
         self.first_time: int | None = None
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
+        self._cells = CellIndexer(settings.H3_RESOLUTION)  # one for the file: hexagons recur
         self._parts: list[tuple[np.ndarray, ...]] = []
         self._progressed = 0
 
@@ -301,7 +302,7 @@ class _MeasurementChunks:
             "latitude": pa.array(lat), "longitude": pa.array(lon),
             "no_service": pa.array(chunk.no_service[take]),
             "kelurahan_kode": self._kode.take(where),
-            "h3_cell": pa.array(h3_cells(lat, lon)),
+            "h3_cell": pa.array(self._cells.cells(lat, lon)),
             "operator": _take(chunk.operator, take), "technology": _take(chunk.technology, take),
             "device_id": _take(chunk.device_id, take),
         }
@@ -320,10 +321,18 @@ def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
 
 
 class _SeenHashes:
-    """A sorted set of content hashes that grows chunk by chunk (vectorised, no Python loop)."""
+    """The content hashes met so far in a file, chunk by chunk (vectorised, no Python loop).
+
+    Each chunk's new hashes are kept as a sorted array; a bitmap of their top bits (2**23
+    flags, ~1% filled per 100,000 hashes) tells which hashes of a later chunk may repeat one,
+    and only those are looked up in the arrays.
+    """
+
+    FLAG_BITS = 23
 
     def __init__(self) -> None:
-        self.sorted = np.zeros(0, dtype=np.int64)
+        self.flags = np.zeros(1 << self.FLAG_BITS, dtype=bool)
+        self.chunks: list[np.ndarray] = []
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """Mask of the hashes seen for the first time (the first of equal ones); remember them."""
@@ -333,12 +342,17 @@ class _SeenHashes:
         ordered = hashes[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         unique, first = ordered[starts], np.minimum.reduceat(order, starts)
-        where = np.searchsorted(self.sorted, unique)
+        flag = (unique.view(np.uint64) >> np.uint64(64 - self.FLAG_BITS)).astype(np.intp)
+        maybe = np.flatnonzero(self.flags[flag])
         known = np.zeros(len(unique), dtype=bool)
-        if len(self.sorted):
-            known = (where < len(self.sorted)) & (
-                self.sorted[np.minimum(where, len(self.sorted) - 1)] == unique)
-        self.sorted = np.insert(self.sorted, where[~known], unique[~known])
+        if maybe.size:
+            values = unique[maybe]  # sorted
+            for stored in self.chunks:
+                where = np.minimum(np.searchsorted(stored, values), len(stored) - 1)
+                known[maybe] |= stored[where] == values
+        self.flags[flag] = True
+        if not known.all():
+            self.chunks.append(unique[~known])
         mask = np.zeros(len(hashes), dtype=bool)
         mask[first[~known]] = True
         return mask
@@ -354,12 +368,8 @@ def _upload_values(city: dict, kind: str, archived: ArchivedFile, options: Inges
 
 def h3_cells(lat: np.ndarray, lon: np.ndarray, *, resolution: int | None = None) -> np.ndarray:
     """H3 cell ids (as int64) of points, at ``settings.H3_RESOLUTION`` unless given."""
-    if len(lat) == 0:
-        return np.zeros(0, dtype=np.int64)
     res = settings.H3_RESOLUTION if resolution is None else resolution
-    cells = coordinates_to_cells(np.ascontiguousarray(lat, dtype=np.float64),
-                                 np.ascontiguousarray(lon, dtype=np.float64), res)
-    return np.asarray(cells.to_numpy()).astype(np.int64)
+    return CellIndexer(res).cells(lat, lon)
 
 
 _HASH_COLUMNS = ["measured_at", "latitude", "longitude", "operator", "technology", "signal_dbm",

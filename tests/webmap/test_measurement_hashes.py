@@ -81,3 +81,24 @@ def test_seen_hashes_keep_the_first_of_equal_ones_across_chunks() -> None:
                 expected.append(value not in reference)
                 reference.add(value)
             assert seen.first_seen(hashes.astype(np.int64)).tolist() == expected
+
+
+def test_seen_hashes_over_the_whole_hash_range() -> None:
+    """Full 64-bit hashes (the bitmap of top bits mostly says "new"): repeats across and within
+    chunks, a chunk of repeats only, and 0 and the extremes are still found exactly."""
+    from webmap.ingest import _SeenHashes
+
+    rng = np.random.default_rng(11)
+    chunks = [rng.integers(-2**63, 2**63 - 1, 5_000, dtype=np.int64, endpoint=True)
+              for _ in range(6)]
+    chunks[2][:300] = chunks[0][:300]                       # repeats of an earlier chunk
+    chunks[3][100:150] = chunks[3][:50]                     # repeats within the chunk
+    chunks[4][:3] = [0, -2**63, 2**63 - 1]
+    chunks[5] = np.concatenate([chunks[1][:40], chunks[4][:3]])  # nothing new at all
+    seen, reference = _SeenHashes(), set()
+    for hashes in chunks:
+        expected = []
+        for value in hashes.tolist():
+            expected.append(value not in reference)
+            reference.add(value)
+        assert seen.first_seen(hashes).tolist() == expected
