@@ -438,6 +438,7 @@ class MeasurementReader:
         batch = reader.finish()                   # problems and rejected rows of the whole file
 
     :func:`read_measurements` is the same with every chunk gathered into ``batch.frame``.
+    Options as there; ``data`` is the file's content when the caller has read it already.
 
     Attributes
     ----------
@@ -457,11 +458,12 @@ class MeasurementReader:
         now: datetime | None = None,
         source_name: str | None = None,
         chunk_rows: int | None = None,
+        data: bytes | None = None,
     ) -> None:
         _check_choice(format, ("auto", "canonical", "gnettrack"), "format")
         self._zone = _time_zone(timezone)
         self._now_s = _epoch_seconds(now)
-        self._text = _open_csv(path, source_name=source_name)
+        self._text = _open_csv(path, source_name=source_name, data=data)
         header = self._text.header
         self.format = _measurement_format(header, format)
         _measurement_columns(header, self.format)  # a missing column is refused now
@@ -792,11 +794,13 @@ class _CsvText:
             start, reach = stop, step
 
 
-def _open_csv(path: str | Path, *, source_name: str | None) -> _CsvText:
-    """Check the file as a whole (size, text, UTF-8, header) before parsing it."""
+def _open_csv(path: str | Path, *, source_name: str | None, data: bytes | None = None
+              ) -> _CsvText:
+    """Check the file as a whole (size, text, UTF-8, header) before parsing it; ``data`` is its
+    content if already read."""
     path = Path(path)
     source = source_name or path.name
-    data = _read_bytes(path, source)
+    data = _read_bytes(path, source) if data is None else _checked_size(data, source)
     head = data[:_SNIFF_BYTES]
     _check_text(head, source)
     header, first_row = _first_lines(head, source)
@@ -813,14 +817,22 @@ def _read_bytes(path: Path, source: str) -> bytes:
     """Return the content of the file, after checking that it exists and its size."""
     if not path.is_file():
         raise InputFileError(f"'{source}' does not exist.")
-    size = path.stat().st_size
+    _check_size(path.stat().st_size, source)
+    return path.read_bytes()
+
+
+def _checked_size(data: bytes, source: str) -> bytes:
+    _check_size(len(data), source)
+    return data
+
+
+def _check_size(size: int, source: str) -> None:
     if size == 0:
         raise InputFileError(f"'{source}' is empty (0 bytes).")
     limit = settings.MAX_UPLOAD_BYTES
     if size > limit:
         raise InputFileError(f"'{source}' is {size / 1e6:.1f} MB, more than the limit of "
                              f"{limit / 1e6:.1f} MB; split it into smaller files.")
-    return path.read_bytes()
 
 
 def _check_text(head: bytes, source: str) -> None:

@@ -50,22 +50,26 @@ def client_file_name(filename: str, default: str) -> str:
 
 
 def archive_file(source: Path, archive_dir: Path, *, original_name: str | None = None,
-                 uploaded_by: str | None = None) -> ArchivedFile:
+                 uploaded_by: str | None = None, data: bytes | None = None) -> ArchivedFile:
     """Copy ``source`` into ``archive_dir/<sha[:2]>/<sha>/<name>`` read-only; reuse an existing copy.
 
     The copy is written to a temporary name and renamed, so a crash never leaves half a file
     under the final name.  Every call appends who gave the file and when to ``received.jsonl``
-    beside it, so the uploader of a file that was later rejected is known too.
+    beside it, so the uploader of a file that was later rejected is known too.  ``data`` is the
+    file's content when the caller has read it already (it is then not read again).
     """
     source = Path(source)
     name = safe_name(original_name or source.name)
-    sha = sha256_of(source)
+    sha = sha256_of(source) if data is None else hashlib.sha256(data).hexdigest()
     folder = Path(archive_dir) / sha[:2] / sha
     target = folder / name
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{name}.partial"
-        shutil.copyfile(source, partial)
+        if data is None:
+            shutil.copyfile(source, partial)
+        else:
+            partial.write_bytes(data)
         os.chmod(partial, 0o444)
         os.replace(partial, target)
     _log_receipt(folder, original_name or source.name, uploaded_by)

@@ -10,8 +10,12 @@ different cores: the PostgreSQL server, or the SQLite child process below).
   one process break each other's POSIX file locks (see :mod:`webmap.sqlite_reader`).  So the
   transaction runs in a child process (:data:`_CHILD`, which imports nothing of the project) that
   this module drives over a pipe: one JSON line per request, Arrow IPC streams for bulk data, one
-  JSON line per answer.  The child holds the database's write lock (``BEGIN IMMEDIATE``) from
-  the start; if this process dies, the child reads end-of-file and rolls back.
+  JSON line per answer.  The child takes the database's write lock (``BEGIN IMMEDIATE``) when
+  the transaction begins; if this process dies, the child reads end-of-file and rolls back.
+
+A writer can be started ahead of its transaction (:func:`start_bulk_writer`): the SQLite child
+then imports its libraries and connects while the caller prepares its data, and takes the lock
+only when :func:`bulk_transaction` begins.
 
 Nothing here knows about measurements; :mod:`webmap.store` writes the SQL.
 """
@@ -61,17 +65,31 @@ class BulkTransaction:
         """Abandon the transaction (also what happens if this process dies)."""
         raise NotImplementedError
 
+    def begin(self) -> None:
+        """Start the transaction (SQLite: take the write lock; the wait for it is answered with
+        the next request)."""
+
     def placeholder(self, number: int) -> str:
         """The placeholder of the ``number``-th parameter (1-based) in this dialect's SQL."""
         return "?" if self.dialect == "sqlite" else f"${number}"
 
 
+def start_bulk_writer(engine: Engine) -> BulkTransaction:
+    """Start a writer for one transaction on the engine's database, ahead of it (SQLite: the
+    writer process starts now).  Give it to :func:`bulk_transaction`, or ``rollback()`` it to
+    close it unused."""
+    return (_PostgresTransaction(engine) if engine.dialect.name == "postgresql"
+            else _SqliteTransaction(engine))
+
+
 @contextmanager
-def bulk_transaction(engine: Engine) -> Iterator[BulkTransaction]:
-    """Open a write transaction on the engine's database; roll back unless committed."""
-    transaction = (_PostgresTransaction(engine) if engine.dialect.name == "postgresql"
-                   else _SqliteTransaction(engine))
+def bulk_transaction(engine: Engine, started: BulkTransaction | None = None
+                     ) -> Iterator[BulkTransaction]:
+    """Open a write transaction on the engine's database (through the ``started`` writer if
+    given); roll back unless committed."""
+    transaction = started or start_bulk_writer(engine)
     try:
+        transaction.begin()
         yield transaction
     except BaseException:
         transaction.rollback()
@@ -134,11 +152,12 @@ class _PostgresTransaction(BulkTransaction):
 
 # --- SQLite: ADBC in a child process -------------------------------------------------------------
 
-#: The child: database path as argument; requests on stdin, answers on stdout.  A request is a
-#: JSON line {"op": "execute" | "append" | "commit", ...}; "append" is followed by an Arrow IPC
-#: stream of the rows, "execute" with "params" by one of the parameters (converting Python
-#: values in the child would make pyarrow import pandas: a slower start).  An answer is a JSON
-#: line {"rows": [...]} / {"count": n} / {"error": "..."}.  After "commit" the child
+#: The child: database path as argument; requests on stdin, answers on stdout.  It answers
+#: {"ready": true} once connected; the transaction's first request is "BEGIN IMMEDIATE".  A
+#: request is a JSON line {"op": "execute" | "append" | "commit", ...}; "append" is followed by
+#: an Arrow IPC stream of the rows, "execute" with "params" by one of the parameters (converting
+#: Python values in the child would make pyarrow import pandas: a slower start).  An answer is a
+#: JSON line {"rows": [...]} / {"count": n} / {"error": "..."}.  After "commit" the child
 #: checkpoints the write-ahead log and exits; at end-of-file it rolls back and exits.
 _CHILD = r"""
 import json, sys
@@ -185,7 +204,6 @@ try:
     for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON",
                    "cache_size=-65536", "wal_autocheckpoint=0"):
         query("PRAGMA " + pragma)
-    query("BEGIN IMMEDIATE")
     answer({"ready": True})
 except Exception as error:
     answer({"error": " ".join(str(error).split())})
@@ -240,17 +258,26 @@ class _SqliteTransaction(BulkTransaction):
                                        stderr=subprocess.PIPE)
         _widen_pipe(self._child.stdin)
         self._open = True
-        self._ready = False
+        self._begun = False
+        self._unanswered = 1  # "ready": the child imports and connects meanwhile
+
+    def begin(self) -> None:
+        self._send({"op": "execute", "sql": "BEGIN IMMEDIATE"}, answered=False)
+        self._begun = True
 
     def _stdin(self) -> IO[bytes]:
-        if not self._ready:  # the child imports and takes the write lock meanwhile
+        while self._unanswered:  # answers to requests sent without waiting
+            self._unanswered -= 1
             self._answer()
-            self._ready = True
         assert self._child.stdin is not None
         return self._child.stdin
 
-    def _send(self, request: dict[str, Any], params: tuple = ()) -> IO[bytes]:
-        stdin = self._stdin()
+    def _send(self, request: dict[str, Any], params: tuple = (), *, answered: bool = True
+              ) -> IO[bytes]:
+        """Write a request; with ``answered=False`` its answer is read before the next one's."""
+        stdin = self._child.stdin if not answered else self._stdin()
+        assert stdin is not None
+        self._unanswered += not answered
         try:
             stdin.write(json.dumps(request | ({"params": True} if params else {})).encode()
                         + b"\n")
@@ -261,7 +288,8 @@ class _SqliteTransaction(BulkTransaction):
                     writer.write_batch(row)
             stdin.flush()
         except BrokenPipeError:
-            self._answer()  # raises with the child's message
+            while True:  # the child stopped reading: an answer of its (or its end) says why
+                self._answer()
         return stdin
 
     def _answer(self) -> dict[str, Any]:
@@ -308,6 +336,8 @@ class _SqliteTransaction(BulkTransaction):
     def rollback(self) -> None:
         if self._open:
             self._open = False
+            if not self._begun:  # never used: no need to let it finish starting
+                self._child.kill()
             self._end()  # end-of-file: the child rolls back
 
     def _end(self) -> None:

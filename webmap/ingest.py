@@ -147,36 +147,40 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     _check_size(path)
     name = options.extra.get("original_name")
     source = name or path.name
+    data = path.read_bytes()  # read once: archived, hashed and parsed from memory
     # The file is archived (copied and hashed) in a thread while its format is detected and the
-    # kelurahan index is built.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        archiving = pool.submit(archive_file, path, options.archive_dir,
-                                uploaded_by=options.uploaded_by, original_name=name)
-        try:
-            if format == "auto":
-                format = detect_format(read_columns(path, source_name=source), source=source)
-            with engine.connect() as conn:
-                city = store.get_city(conn, options.city_kode)
-                kelurahan = store.load_kelurahan(conn, city["kode"])
-        except BaseException:
-            archiving.result()  # a refused file is archived too (or the archive's error shown)
-            raise
-        kind = "ookla" if format == "ookla" else "measurements"
-        if kind == "measurements":
-            index = pool.submit(build_kelurahan_index, kelurahan)
-        archived = archiving.result()
-        earlier = _earlier_upload(engine, archived, city, kind)
-        if earlier is not None:
-            return earlier
-        if kind == "ookla":
-            return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
-        # The write transaction opens before the file is read (on SQLite its process starts
-        # meanwhile).
-        with store.measurement_write(engine, city["kode"]) as writer:
-            reader = MeasurementReader(archived.path, format=format,
-                                       timezone=timezone or city["timezone"], now=options.now,
-                                       source_name=archived.original_name)
-            return _store_measurements(writer, archived, city, index.result(), reader, options)
+    # kelurahan index is built, and the database writer starts (on SQLite, a process).
+    writer_start = store.start_measurement_writer(engine)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            archiving = pool.submit(archive_file, path, options.archive_dir, data=data,
+                                    uploaded_by=options.uploaded_by, original_name=name)
+            try:
+                if format == "auto":
+                    format = detect_format(read_columns(path, source_name=source), source=source)
+                with engine.connect() as conn:
+                    city = store.get_city(conn, options.city_kode)
+                    kelurahan = store.load_kelurahan(conn, city["kode"])
+            except BaseException:
+                archiving.result()  # a refused file is archived too (or the archive's error shown)
+                raise
+            kind = "ookla" if format == "ookla" else "measurements"
+            if kind == "measurements":
+                index = pool.submit(build_kelurahan_index, kelurahan)
+            archived = archiving.result()
+            earlier = _earlier_upload(engine, archived, city, kind)
+            if earlier is not None:
+                return earlier
+            if kind == "ookla":
+                return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
+            with store.measurement_write(engine, city["kode"], writer_start) as writer:
+                reader = MeasurementReader(archived.path, format=format, data=data,
+                                           timezone=timezone or city["timezone"],
+                                           now=options.now, source_name=archived.original_name)
+                return _store_measurements(writer, archived, city, index.result(), reader,
+                                           options)
+    finally:
+        writer_start.rollback()  # closes it when unused (nothing to undo after the commit)
 
 
 def _earlier_upload(engine: Engine, archived: ArchivedFile, city: dict, kind: str
@@ -224,12 +228,11 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
     chunks = _MeasurementChunks(reader, index, city["kode"], advance, writer.stored_hashes())
     accepted = writer.append(chunks.record_batches(upload_id))
     batch = reader.finish()
-    rows, lat, lon, where = chunks.valid_rows()
-    _reject_if_swapped(batch, index, lat, lon, where, city)
-    _reject_outside(batch, where < 0, rows, lat, lon, city)
+    _reject_if_swapped(batch, index, chunks, city)
+    _reject_outside(batch, *chunks.outside_rows(), city)
     report = _base_report(batch, archived, city)
     report |= {"upload_id": upload_id, "accepted": accepted,
-               "duplicates": int((where >= 0).sum()) - accepted,
+               "duplicates": chunks.inside - accepted,
                "rejected_csv": _write_rejected(batch, archived)}
     report["message"] = _summary(report)
     writer.finish_upload(upload_id, report, measured_from=chunks.first_time,
@@ -243,8 +246,9 @@ class _MeasurementChunks:
     Each chunk gets its kelurahan (rows outside the city are held back), its content hash (rows
     seen earlier in the file, or ``stored`` by an earlier upload, are held back), then its H3
     cell; it is stored in time order (a file's chunks follow each other in file order).  Once
-    the batches have been consumed, :meth:`valid_rows` and the time span of the rows handed out
-    are known.
+    the batches have been consumed, the counts of valid rows and of those ``inside`` the city,
+    :meth:`outside_rows`, :meth:`valid_rows` and the time span of the rows handed out are
+    known.
     """
 
     def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city_kode: str,
@@ -257,6 +261,8 @@ class _MeasurementChunks:
         self._cells = CellIndexer(settings.H3_RESOLUTION)  # one for the file: hexagons recur
         self._parts: list[tuple[np.ndarray, ...]] = []
         self._progressed = 0
+        self.valid = 0  # rows that passed the checks
+        self.inside = 0  # valid rows inside the city
 
     def record_batches(self, upload_id: int) -> Iterator[pa.RecordBatch]:
         """Yield the rows to store, as :data:`webmap.store.MEASUREMENT_SCHEMA` batches."""
@@ -265,6 +271,8 @@ class _MeasurementChunks:
             where = self.index.positions(chunk.longitude, chunk.latitude)
             self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
             inside = np.flatnonzero(where >= 0)
+            self.valid += len(where)
+            self.inside += len(inside)
             hashes = measurement_hashes(chunk, inside, self.city_kode)
             first = np.flatnonzero(seen.first_seen(hashes))
             if first.size:  # held back too: rows an earlier upload stored
@@ -291,6 +299,14 @@ class _MeasurementChunks:
         if not self._parts:
             return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
         return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
+
+    def outside_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Line number, latitude and longitude of the valid rows outside the city."""
+        parts = [(row[out], lat[out], lon[out]) for row, lat, lon, where in self._parts
+                 for out in [where < 0]]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
     def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
                       hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
@@ -402,16 +418,16 @@ def measurement_hashes(chunk: MeasurementChunk, rows: np.ndarray, city_kode: str
     return combine_hash_arrays(iter(columns), len(columns)).view(np.int64)
 
 
-def _reject_if_swapped(batch: Any, index: Any, lat: np.ndarray, lon: np.ndarray,
-                       where: np.ndarray, city: dict) -> None:
+def _reject_if_swapped(batch: Any, index: KelurahanIndex, chunks: _MeasurementChunks,
+                       city: dict) -> None:
     """Reject the whole file when its latitude and longitude columns are exchanged.
 
     (Latitudes beyond 90 degrees are caught by the reader; this catches the case where both
-    orders are valid degrees but only the exchanged one falls in the city.)  ``where`` is the
-    kelurahan position of each valid row, -1 outside the city.
+    orders are valid degrees but only the exchanged one falls in the city.)
     """
-    if len(where) == 0 or np.mean(where >= 0) >= settings.SWAPPED_COORDINATE_SHARE:
+    if chunks.valid == 0 or chunks.inside / chunks.valid >= settings.SWAPPED_COORDINATE_SHARE:
         return
+    _, lat, lon, _ = chunks.valid_rows()
     inside_swapped = float(np.mean(index.positions(lat, lon) >= 0))
     if inside_swapped >= settings.SWAPPED_COORDINATE_SHARE:
         raise InputFileError(
@@ -421,12 +437,10 @@ def _reject_if_swapped(batch: Any, index: Any, lat: np.ndarray, lon: np.ndarray,
             "again; nothing was stored.")
 
 
-def _reject_outside(batch: Any, outside: np.ndarray, rows: np.ndarray, lat: np.ndarray,
-                    lon: np.ndarray, city: dict) -> None:
-    """Move the ``outside`` rows (beyond the sliver tolerance of every kelurahan; ``rows``,
-    ``lat`` and ``lon`` are the line numbers and coordinates of the valid rows) to the rejected
-    rows."""
-    rows, lat, lon = rows[outside], lat[outside], lon[outside]
+def _reject_outside(batch: Any, rows: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                    city: dict) -> None:
+    """Move the valid rows outside the city (beyond the sliver tolerance of every kelurahan;
+    line numbers and coordinates) to the rejected rows."""
     reason = (f"outside the kelurahan boundaries of {city['nama']} "
               f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
     batch.reject(rows, [
@@ -475,9 +489,9 @@ def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan:
     codes = index.assign(shapely.get_x(centroids), shapely.get_y(centroids))
     batch.frame["latitude"], batch.frame["longitude"] = shapely.get_y(centroids), \
         shapely.get_x(centroids)
-    frame = batch.frame
-    _reject_outside(batch, pd.isna(codes), frame["row"].to_numpy(), frame["latitude"].to_numpy(),
-                    frame["longitude"].to_numpy(), city)
+    outside = batch.frame[pd.isna(codes)]
+    _reject_outside(batch, outside["row"].to_numpy(), outside["latitude"].to_numpy(),
+                    outside["longitude"].to_numpy(), city)
     tiles = batch.frame.copy()
     tiles["kelurahan_kode"] = codes[pd.notna(codes)]
     report = _base_report(batch, archived, city)

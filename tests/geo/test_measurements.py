@@ -718,3 +718,21 @@ def test_reader_refuses_to_finish_before_every_chunk_was_read(tmp_path):
     next(iter(reader.chunks()))
     with pytest.raises(RuntimeError, match="before every chunk"):
         reader.finish()
+
+
+def test_reader_given_the_file_content_reads_nothing_again(tmp_path):
+    """``data``: the caller read the file already (the ingest archives and parses one copy)."""
+    path = tmp_path / "m.csv"
+    path.write_text(template_csv())
+    content = path.read_bytes()
+    path.unlink()  # only the given content can be read now
+    from_memory = measurements.MeasurementReader(path, data=content, chunk_rows=1)
+    chunks = list(from_memory.chunks())
+    path.write_bytes(content)
+    from_file = measurements.MeasurementReader(path, chunk_rows=1)
+    expected = list(from_file.chunks())
+    assert len(chunks) == len(expected) > 1
+    for got, want in zip(chunks, expected):
+        pd.testing.assert_frame_equal(got.frame(), want.frame())
+    with pytest.raises(InputFileError, match="empty"):
+        measurements.MeasurementReader(path, data=b"")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import subprocess
 import sys
@@ -138,6 +139,20 @@ def test_file_level_problem_stores_nothing_but_archives(city_engine, options, tm
     assert "notes.csv" in str(excinfo.value)
     assert upload_count(city_engine) == 0 and stored(city_engine) == []
     assert list((tmp_path / "archive").rglob("notes.csv"))
+
+
+def test_archive_of_content_already_read_equals_the_archive_of_the_file(tmp_path):
+    """The ingest reads a file once and archives that content: same hash, bytes and mode."""
+    from webmap.archive import archive_file
+
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"latitude,longitude\n1.6,101.4\n")
+    from_file = archive_file(path, tmp_path / "a1")
+    from_memory = archive_file(path, tmp_path / "a2", data=path.read_bytes())
+    assert from_memory.sha256 == from_file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert from_memory.path.read_bytes() == path.read_bytes()
+    assert from_memory.path.stat().st_mode == from_file.path.stat().st_mode
+    assert from_memory.size_bytes == from_file.size_bytes
 
 
 def test_swapped_latitude_longitude_rejects_whole_file(city_engine, options, tmp_path):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from geo import settings
 from tests.webmap.test_ingest import stored, write_csv
-from webmap.bulk_write import BulkWriteError, bulk_transaction
+from webmap.bulk_write import BulkWriteError, bulk_transaction, start_bulk_writer
 from webmap.database import create_db_engine, sqlite_url, upgrade_database
 from webmap.ingest import ingest_measurements
 from webmap.store import measurement_write
@@ -251,6 +251,25 @@ def test_database_error_names_the_problem(engine):
         tx.append("measurement", *as_stored(tx, [batch(1)]))
         tx.commit()
     assert measurement_rows(engine) == 1
+
+
+def test_a_writer_started_ahead_takes_the_lock_only_when_its_transaction_begins(engine):
+    """Started while the file is prepared, it lets other writers through until it is used;
+    closed unused, it leaves nothing behind."""
+    started = start_bulk_writer(engine)
+    with bulk_transaction(engine) as tx:  # another writer, while the first one is starting
+        tx.append("measurement", *as_stored(tx, [batch(2)]))
+        tx.commit()
+    with bulk_transaction(engine, started) as tx:
+        tx.append("measurement", *as_stored(tx, [batch(3, start=2)]))
+        tx.commit()
+    assert measurement_rows(engine) == 5
+    unused = start_bulk_writer(engine)
+    unused.rollback()
+    if engine.dialect.name == "sqlite":
+        assert unused._child.returncode is not None  # the process is gone
+    with bulk_transaction(engine) as tx:
+        assert tx.execute("SELECT count(*) FROM measurement")[0][0] == 5
 
 
 def test_sqlite_writer_process_killed_mid_transaction(tmp_path):
