@@ -173,25 +173,21 @@ def _hexagon_keys(lat_deg: np.ndarray, lon_deg: np.ndarray, resolution: int) -> 
     p = (px * along_p[0] + py * along_p[1] + pz * along_p[2]) / cosine
     b = (px * along_b[0] + py * along_b[1] + pz * along_b[2]) / cosine
 
-    # Lattice coordinates along (1, 0) and (1/2, sqrt 3 / 2): each unit rhombus is two
-    # equilateral triangles, and the nearest lattice point is a corner of the point's triangle.
-    p0, b0 = np.floor(p), np.floor(b)
-    fp, fb = p - p0, b - b0
-    # The upper triangle has corners (1, 0), (0, 1), (1, 1); the lower (0, 0), (1, 0), (0, 1).
-    upper = (fp + fb >= 1.0).astype(np.float64)
-    corner = _square_distance(fp - upper, fb - upper)
-    right = _square_distance(fp - 1.0, fb)
-    top = _square_distance(fp, fb - 1.0)
-    nearest = np.minimum(np.minimum(corner, right), top)
-    second = corner + right + top - nearest - np.maximum(np.maximum(corner, right), top)
-    at_corner = (corner <= right) & (corner <= top)
-    at_right = ~at_corner & (right <= top)
-    lattice_p = p0 + np.where(at_corner, upper, at_right)
-    lattice_b = b0 + np.where(at_corner, upper, ~at_right)
-    # Distance to the hexagon's edge (the triangle's corners are 1 apart), against the rounding
-    # of both computations: relative to the distance from the face centre, and in H3's
-    # arccosine of that distance r, ill-conditioned near the centre (~1e-16 / r radians).
-    edge_margin = (second - nearest) / 2.0
+    # Lattice coordinates along (1, 0) and (1/2, sqrt 3 / 2) are axial hexagon coordinates:
+    # the nearest lattice point by cube rounding, then the offset from it.
+    round_p, round_b, round_c = np.rint(p), np.rint(b), np.rint(-p - b)
+    off_p, off_b, off_c = np.abs(round_p - p), np.abs(round_b - b), np.abs(round_c + p + b)
+    fix_p = (off_p > off_b) & (off_p > off_c)
+    fix_b = ~fix_p & (off_b > off_c)
+    lattice_p = np.where(fix_p, -round_b - round_c, round_p)
+    lattice_b = np.where(fix_b, -round_p - round_c, round_b)
+    dp, db = p - lattice_p, b - lattice_b
+    # Inside the hexagon, |offset . n| <= 1/2 along the three neighbour directions n.
+    edge_margin = 0.5 - np.maximum(np.maximum(np.abs(dp + db / 2.0), np.abs(dp / 2.0 + db)),
+                                   np.abs(dp - db) / 2.0)
+    # The distance to the hexagon's edge must exceed the rounding of both computations:
+    # relative to the distance from the face centre, and in H3's arccosine of that distance r,
+    # ill-conditioned near the centre (~1e-16 / r radians).
     scale = math.sqrt(7.0) ** resolution / _RES0_UNIT
     radius = np.abs(p) + np.abs(b)  # within a factor 2 of the distance in hexagon spacings
     r = np.arccos(np.minimum(cosine, 1.0))
@@ -199,13 +195,8 @@ def _hexagon_keys(lat_deg: np.ndarray, lon_deg: np.ndarray, resolution: int) -> 
     sure = ((face_margin > 1e-12) & (edge_margin > error) & (cosine > 0)
             & np.isfinite(p) & np.isfinite(b))
     key = ((face.astype(np.int64) << 56) | ((lattice_p.astype(np.int64) + _OFFSET) << 28)
-               | (lattice_b.astype(np.int64) + _OFFSET))
+           | (lattice_b.astype(np.int64) + _OFFSET))
     return np.where(sure, key, -1)
-
-
-def _square_distance(dp: np.ndarray, db: np.ndarray) -> np.ndarray:
-    """Squared length of ``dp * (1, 0) + db * (1/2, sqrt 3 / 2)``."""
-    return dp * dp + dp * db + db * db
 
 
 def _nearest_faces(px: np.ndarray, py: np.ndarray, pz: np.ndarray, vectors: np.ndarray

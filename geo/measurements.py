@@ -1526,25 +1526,33 @@ def _measurement_chunk(values: dict, rows: np.ndarray, keep: np.ndarray, broken:
                        ) -> MeasurementChunk:
     """The accepted (``keep``) records with the documented columns and dtypes (``broken``: lines
     of the part set aside by the parser)."""
+    every = bool(keep.all())  # the usual case: nothing to filter, nothing to copy
+
+    def kept(array: np.ndarray) -> np.ndarray:
+        return array if every else array[keep]
+
+    def kept_texts(array: pa.ChunkedArray | pa.Array) -> pa.Array:
+        return _one_array(array if every else array.filter(mask))
+
     mask = pa.array(keep)
     names = pa.array([*_GENERATIONS, ""])  # code -1 (no technology) is the last name
-    technology = pa.DictionaryArray.from_arrays(
+    technology = kept_texts(pa.DictionaryArray.from_arrays(
         pa.array(np.where(values["technology"] < 0, len(_GENERATIONS), values["technology"])),
-        names).filter(mask).cast(pa.string())
+        names)).cast(pa.string())
     return MeasurementChunk(
-        row=rows[keep].astype(np.int64),
-        latitude=values["latitude"][keep],
-        longitude=values["longitude"][keep],
-        measured_at=values["measured_at"][keep].astype(np.int64),
-        operator=_one_array(values["operator"].filter(mask)),
+        row=kept(rows).astype(np.int64, copy=False),
+        latitude=kept(values["latitude"]),
+        longitude=kept(values["longitude"]),
+        measured_at=kept(values["measured_at"]).astype(np.int64),
+        operator=kept_texts(values["operator"]),
         technology=technology,
-        signal_dbm=values["signal_dbm"][keep],
-        no_service=values["no_service"][keep].astype(bool),
-        download_mbps=values["download_mbps"][keep],
-        upload_mbps=values["upload_mbps"][keep],
-        latency_ms=values["latency_ms"][keep],
-        accuracy_m=values["accuracy_m"][keep],
-        device_id=_one_array(values["device_id"].filter(mask)),
+        signal_dbm=kept(values["signal_dbm"]),
+        no_service=kept(values["no_service"]).astype(bool, copy=False),
+        download_mbps=kept(values["download_mbps"]),
+        upload_mbps=kept(values["upload_mbps"]),
+        latency_ms=kept(values["latency_ms"]),
+        accuracy_m=kept(values["accuracy_m"]),
+        device_id=kept_texts(values["device_id"]),
         lines=len(keep) + broken,
     )
 

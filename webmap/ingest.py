@@ -311,29 +311,37 @@ class _MeasurementChunks:
     def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
                       hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
         size = len(take)
-        lat, lon = chunk.latitude[take], chunk.longitude[take]
+        every = _is_everything(take, len(chunk))
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return values if every else values[take]
+
+        lat, lon = pick(chunk.latitude), pick(chunk.longitude)
         columns = {
             "upload_id": pa.array(np.full(size, upload_id, dtype=np.int32)),
-            "row_hash": pa.array(hashes), "measured_at": pa.array(chunk.measured_at[take]),
+            "row_hash": pa.array(hashes), "measured_at": pa.array(pick(chunk.measured_at)),
             "latitude": pa.array(lat), "longitude": pa.array(lon),
-            "no_service": pa.array(chunk.no_service[take]),
+            "no_service": pa.array(pick(chunk.no_service)),
             "kelurahan_kode": self._kode.take(where),
             "h3_cell": pa.array(self._cells.cells(lat, lon)),
             "operator": _take(chunk.operator, take), "technology": _take(chunk.technology, take),
             "device_id": _take(chunk.device_id, take),
         }
         for name in ("signal_dbm", "download_mbps", "upload_mbps", "latency_ms", "accuracy_m"):
-            columns[name] = pa.array(getattr(chunk, name)[take], from_pandas=True)
+            columns[name] = pa.array(pick(getattr(chunk, name)), from_pandas=True)
         return pa.RecordBatch.from_arrays([columns[f.name] for f in store.MEASUREMENT_SCHEMA],
                                           schema=store.MEASUREMENT_SCHEMA)
 
 
 def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
     """``values[rows]``; no copy when ``rows`` is every position in order (the usual case)."""
-    if len(rows) == len(values) and (len(rows) == 0 or (rows[0] == 0 and
-                                                         bool((np.diff(rows) == 1).all()))):
-        return values
-    return values.take(pa.array(rows))
+    return values if _is_everything(rows, len(values)) else values.take(pa.array(rows))
+
+
+def _is_everything(rows: np.ndarray, size: int) -> bool:
+    """Whether ``rows`` is ``0, 1, ..., size - 1``."""
+    return len(rows) == size and (size == 0 or (rows[0] == 0 and rows[-1] == size - 1 and
+                                                bool((np.diff(rows) == 1).all())))
 
 
 class _SeenHashes:
