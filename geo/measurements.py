@@ -1160,7 +1160,9 @@ def _equals_any(values: pa.ChunkedArray | pa.Array, tokens: tuple[str, ...]) -> 
 
 
 def _null_where(mask: np.ndarray, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Return the values with nulls where ``mask`` is true."""
+    """Return the values with nulls where ``mask`` is true (the values themselves if nowhere)."""
+    if not mask.any():
+        return values
     return pc.if_else(pa.array(mask), pa.scalar(None, values.type), values)
 
 
@@ -1326,6 +1328,8 @@ def _operators(column: _Column | None, size: int) -> pa.Array:
     """Operator names, stripped; "unknown" where empty."""
     if column is None:
         return pa.array(np.full(size, "unknown", dtype=object), pa.string())
+    if not column.missing.any():
+        return column.text
     return pc.if_else(pa.array(column.missing), "unknown", column.text)
 
 
