@@ -148,9 +148,9 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     name = options.extra.get("original_name")
     source = name or path.name
     data = path.read_bytes()  # read once: archived, hashed and parsed from memory
-    # The file is archived (copied and hashed) in a thread while its format is detected and the
-    # kelurahan index is built, and the database writer starts (on SQLite, a process).
-    writer_start = store.start_measurement_writer(engine)
+    # The file is archived (copied and hashed) in a thread while its format is detected, the
+    # database writer starts (on SQLite a process, ~0.1 s) and the kelurahan index is built.
+    started = None
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             archiving = pool.submit(archive_file, path, options.archive_dir, data=data,
@@ -158,13 +158,15 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
             try:
                 if format == "auto":
                     format = detect_format(read_columns(path, source_name=source), source=source)
+                kind = "ookla" if format == "ookla" else "measurements"
+                if kind == "measurements":
+                    started = store.start_measurement_writer(engine)
                 with engine.connect() as conn:
                     city = store.get_city(conn, options.city_kode)
                     kelurahan = store.load_kelurahan(conn, city["kode"])
             except BaseException:
                 archiving.result()  # a refused file is archived too (or the archive's error shown)
                 raise
-            kind = "ookla" if format == "ookla" else "measurements"
             if kind == "measurements":
                 index = pool.submit(build_kelurahan_index, kelurahan)
             archived = archiving.result()
@@ -173,14 +175,15 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
                 return earlier
             if kind == "ookla":
                 return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
-            with store.measurement_write(engine, city["kode"], writer_start) as writer:
+            with store.measurement_write(engine, city["kode"], started) as writer:
                 reader = MeasurementReader(archived.path, format=format, data=data,
                                            timezone=timezone or city["timezone"],
                                            now=options.now, source_name=archived.original_name)
                 return _store_measurements(writer, archived, city, index.result(), reader,
                                            options)
     finally:
-        writer_start.rollback()  # closes it when unused (nothing to undo after the commit)
+        if started is not None:
+            started.rollback()  # closes it when unused (nothing to undo after the commit)
 
 
 def _earlier_upload(engine: Engine, archived: ArchivedFile, city: dict, kind: str

@@ -50,6 +50,26 @@ def test_duplicates_within_a_file_are_found_across_chunks(city_engine, options, 
     assert len(rows) == 5 and len({r["row_hash"] for r in rows}) == 5
 
 
+def test_the_writer_started_for_a_repeated_file_is_closed_unused(city_engine, options, tmp_path,
+                                                                monkeypatch):
+    """The ingest starts its writer while it archives the file; a file ingested before gets
+    its earlier report, and the writer is closed without having taken the write lock."""
+    from webmap import store
+
+    started = []
+    start = store.start_measurement_writer
+    monkeypatch.setattr(store, "start_measurement_writer",
+                        lambda engine: started.append(start(engine)) or started[-1])
+    options.now = NOW
+    path = write_csv(tmp_path / "again.csv", [row(0), row(1)])
+    assert ingest_measurements(city_engine, path, options)["accepted"] == 2
+    report = ingest_measurements(city_engine, path, options)
+    assert report["already_ingested"] and report["accepted"] == 0
+    assert len(started) == 2 and not started[1]._open
+    if city_engine.dialect.name == "sqlite":
+        assert started[1]._child.returncode is not None and not started[1]._begun
+
+
 def test_point_ewkb_is_what_shapely_writes():
     import shapely
 
