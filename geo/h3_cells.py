@@ -15,8 +15,8 @@ How a point is placed (the first steps of H3's own indexing; H3 docs, "Indexing"
 3. the nearest point of the hexagonal lattice: the hexagon the point lies in.
 
 Points in the same hexagon of the same face have the same cell.  The face centres and axes are
-read off the library's own resolution-0 cells (the 20 face-centred base cells and their
-neighbours), not copied from it.  A point whose face or hexagon is uncertain within the floating
+read off the library itself (its 12 resolution-0 pentagons sit on the icosahedron's vertices),
+not copied from its source.  A point whose face or hexagon is uncertain within the floating
 point error of either computation (one near a face border, a hexagon edge or a face centre) is
 left to ``h3ronpy``, so rounding never decides a cell.
 """
@@ -130,12 +130,16 @@ def _unit_vector(lat: float, lng: float) -> np.ndarray:
                      math.sin(lat)])
 
 
-def _azimuth(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray
-             ) -> np.ndarray:
+def _azimuth(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     """Azimuth (radians, from north) of point 2 seen from point 1 on the sphere."""
-    return np.arctan2(np.cos(lat2) * np.sin(lng2 - lng1),
-                      np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2)
-                      * np.cos(lng2 - lng1))
+    return math.atan2(math.cos(lat2) * math.sin(lng2 - lng1),
+                      math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2)
+                      * math.cos(lng2 - lng1))
+
+
+def _scale(resolution: int) -> float:
+    """Hexagon spacings per unit of gnomonic distance at ``resolution``."""
+    return math.sqrt(7.0) ** resolution / _RES0_UNIT
 
 
 @lru_cache(maxsize=16)
@@ -153,7 +157,7 @@ def _planes(resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cos_a, sin_a = np.cos(angle)[:, None], np.sin(angle)[:, None]
     along_x = cos_a * north + sin_a * east  # the plane's x axis (theta = 0)
     along_y = sin_a * north - cos_a * east
-    scale = math.sqrt(7.0) ** resolution / _RES0_UNIT
+    scale = _scale(resolution)
     return vectors, scale * (along_x - along_y / math.sqrt(3.0)), scale * along_y / _SQRT3_2
 
 
@@ -188,7 +192,7 @@ def _hexagon_keys(lat_deg: np.ndarray, lon_deg: np.ndarray, resolution: int) -> 
     # The distance to the hexagon's edge must exceed the rounding of both computations:
     # relative to the distance from the face centre, and in H3's arccosine of that distance r,
     # ill-conditioned near the centre (~1e-16 / r radians).
-    scale = math.sqrt(7.0) ** resolution / _RES0_UNIT
+    scale = _scale(resolution)
     radius = np.abs(p) + np.abs(b)  # within a factor 2 of the distance in hexagon spacings
     r = np.arccos(np.minimum(cosine, 1.0))
     error = 1e-9 + 2e-13 * radius + 1e-14 / np.maximum(r, 1e-300) * scale / cosine ** 2

@@ -800,7 +800,10 @@ def _open_csv(path: str | Path, *, source_name: str | None, data: bytes | None =
     content if already read."""
     path = Path(path)
     source = source_name or path.name
-    data = _read_bytes(path, source) if data is None else _checked_size(data, source)
+    if data is None:
+        data = _read_bytes(path, source)
+    else:
+        _check_size(len(data), source)
     head = data[:_SNIFF_BYTES]
     _check_text(head, source)
     header, first_row = _first_lines(head, source)
@@ -821,12 +824,8 @@ def _read_bytes(path: Path, source: str) -> bytes:
     return path.read_bytes()
 
 
-def _checked_size(data: bytes, source: str) -> bytes:
-    _check_size(len(data), source)
-    return data
-
-
 def _check_size(size: int, source: str) -> None:
+    """Refuse an empty file and one over the upload limit."""
     if size == 0:
         raise InputFileError(f"'{source}' is empty (0 bytes).")
     limit = settings.MAX_UPLOAD_BYTES

@@ -24,10 +24,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo import coverage, surface  # noqa: E402
+from geo import coverage, settings, surface  # noqa: E402
 from geo.demo import generate_city, generate_measurements  # noqa: E402
 from geo.kelurahan_lookup import assign_kelurahan  # noqa: E402
-from webmap.ingest import h3_cells  # noqa: E402
+from geo.h3_cells import CellIndexer  # noqa: E402
 
 
 def _analysis_input(city, rows: int) -> pd.DataFrame:
@@ -48,7 +48,8 @@ def _analysis_input(city, rows: int) -> pd.DataFrame:
     })
     frame["kelurahan_kode"] = assign_kelurahan(frame["longitude"].to_numpy(),
                                                frame["latitude"].to_numpy(), city)
-    frame["h3_cell"] = h3_cells(frame["latitude"].to_numpy(), frame["longitude"].to_numpy())
+    frame["h3_cell"] = CellIndexer(settings.H3_RESOLUTION).cells(frame["latitude"].to_numpy(),
+                                                                 frame["longitude"].to_numpy())
     return frame
 
 

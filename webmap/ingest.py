@@ -393,12 +393,6 @@ def _upload_values(city: dict, kind: str, archived: ArchivedFile, options: Inges
             "format": file_format}
 
 
-def h3_cells(lat: np.ndarray, lon: np.ndarray, *, resolution: int | None = None) -> np.ndarray:
-    """H3 cell ids (as int64) of points, at ``settings.H3_RESOLUTION`` unless given."""
-    res = settings.H3_RESOLUTION if resolution is None else resolution
-    return CellIndexer(res).cells(lat, lon)
-
-
 _HASH_COLUMNS = ["measured_at", "latitude", "longitude", "operator", "technology", "signal_dbm",
                  "no_service", "device_id"]
 
