@@ -219,3 +219,48 @@ def _checked_share(name: str, value: Any, problems: list[str]) -> float:
 #: isolated cells appear where interpolated signal hovers around the no-coverage bound at the
 #: city's weak edges; the cell statistics still show them as blank or weak cells.
 BLANK_SPOT_MIN_AREA_M2 = 20_000.0
+
+
+# --- towers for blank spots (issue #15; read at call time by ``geo.tower_siting``) --------------
+
+#: Service radius of a new tower in metres per technology: a blank cell whose centre lies within it
+#: counts as resolved.  Planning figures for a macro site in flat, low-rise terrain like Dumai's
+#: coast, not regulation: Okumura-Hata / COST-231 link budgets for a 30-40 m mast give a suburban
+#: cell range of roughly 5 km on GSM 900, 2-3 km on UMTS 2100 and LTE 1800, and about 1 km on
+#: 5G NR mid-band (n40 2300 MHz, the band Indonesian operators use).  4G uses 3 km: the middle of
+#: the LTE 1800 range, and what BAKTI's 4G BTS programme builds.  A city with hills or dense
+#: high-rise should lower them (``--radius-m`` overrides per run).
+TOWER_RADIUS_M: dict[str, float] = {"2G": 5000.0, "3G": 2500.0, "4G": 3000.0, "5G": 1000.0}
+
+#: Technology whose radius applies when a run names none (BAKTI's programme builds 4G BTS).
+TOWER_DEFAULT_TECHNOLOGY = "4G"
+
+#: Side of the square plot a new tower needs, in metres: BAKTI asks the local government for a
+#: donated 20 x 20 m plot per 4G BTS (programme requirement quoted in the shared DOMAIN notes).
+TOWER_PLOT_SIDE_M = 20.0
+
+#: Spacing of the generated candidate grid in metres.  City policy, not regulation: a third of the
+#: 4G radius keeps every point of the city within 707 m (half the diagonal) of a candidate, so the
+#: grid optimum is close to that of free placement while a 2,000 km2 city still has only ~2,000
+#: candidates.
+TOWER_GRID_SPACING_M = 1000.0
+
+#: Facility types (``geo.facilities.FACILITY_TYPES``) whose grounds can host a mast: the kelurahan
+#: office and schools are public land a city can donate (BAKTI's plot requirement).
+TOWER_HOST_FACILITY_TYPES: tuple[str, ...] = ("kantor_lurah", "sekolah")
+
+#: Constraint-layer kinds a tower plot must keep clear of, with the clearance in metres between the
+#: 20 x 20 m plot and the feature (0: the plot must not touch it).
+#:
+#: * ``badan_air`` 0 and ``kawasan_lindung`` 0: no building in water or in protected areas
+#:   (UU 26/2007 spatial planning; protected-area rules of PP 28/2011).
+#: * ``sungai`` 10: the narrowest river border (garis sempadan) for an unembanked urban river
+#:   up to 3 m deep, Permen PUPR 28/2015 art. 6 (15 m and 30 m for deeper rivers: raise it where
+#:   the river layer holds only large rivers).
+#: * ``bandara`` 4000: the radius of the inner horizontal surface of ICAO Annex 14 (45 m above
+#:   the aerodrome), which Indonesia's KKOP (aerodrome obstacle limitation area) rules adopt; a
+#:   30-40 m mast inside it needs an aviation permit, so the default keeps out.  City policy: a
+#:   permit can be sought, so a city may lower it.
+TOWER_EXCLUSION_BUFFERS_M: dict[str, float] = {
+    "badan_air": 0.0, "kawasan_lindung": 0.0, "sungai": 10.0, "bandara": 4000.0,
+}
