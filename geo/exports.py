@@ -12,7 +12,8 @@ The format follows the file name (:data:`FORMATS`) unless given:
   comments or side files: ``geometry_wkt_wgs84`` (WKT, degrees) and ``longitude_wgs84`` /
   ``latitude_wgs84`` (the point itself, or a point inside a polygon: its representative point).
   QGIS reads it as "Delimited text, WKT field ``geometry_wkt_wgs84``, EPSG:4326", GDAL with
-  ``-oo GEOM_POSSIBLE_NAMES=geometry_wkt_wgs84``.
+  ``-oo GEOM_POSSIBLE_NAMES=geometry_wkt_wgs84``.  A text cell that a spreadsheet would run as a
+  formula gets a leading ``'`` (:mod:`geo.csv_safety`); numbers are written as they are.
 * **GeoTIFF** (``.tif``, ``.tiff``): a :class:`~geo.surface.SurfaceResult`, written by
   :func:`geo.surface.write_surface_geotiff` (float32, NaN nodata, UTM CRS declared).
 
@@ -32,6 +33,7 @@ import h3
 import pyogrio
 import shapely
 
+from geo.csv_safety import neutralize_frame
 from geo.errors import InputFileError, PetakotaError, Problem
 from geo.projection import WGS84, require_crs
 
@@ -81,7 +83,7 @@ def export_frame(data: Any, path: str | Path, *, format: str | None = None) -> P
     frame = _as_frame(data, path)
     path.unlink(missing_ok=True)
     if kind == "csv":
-        _csv_table(frame).to_csv(path, index=False, encoding="utf-8")
+        neutralize_frame(_csv_table(frame)).to_csv(path, index=False, encoding="utf-8")
     elif kind == "geojson":
         _write_vector(_in_wgs84(frame), path, driver="GeoJSON",
                       layer_options={"RFC7946": "YES"})

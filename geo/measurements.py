@@ -42,6 +42,7 @@ import geopandas as gpd
 import shapely
 
 from geo import settings
+from geo.csv_safety import neutralize_formula, neutralize_frame
 from geo.errors import InputFileError, Problem
 
 __all__ = [
@@ -212,7 +213,8 @@ class _Batch:
         -------
         Path
             ``path``.  Columns: ``row`` (line number in the uploaded file), the file's own columns
-            with their original text, then ``errors`` (the reasons of every problem of the row,
+            with their original text (a text a spreadsheet would run as a formula gets a leading
+            ``'``, see :mod:`geo.csv_safety`), then ``errors`` (the reasons of every problem of the row,
             joined with ``"; "``).
         """
         errors = _errors_by_row(self.problems)
@@ -221,7 +223,7 @@ class _Batch:
             self.rejected_raw.reset_index(drop=True),
             pd.DataFrame({"errors": [errors.get(int(r), "") for r in self.rejected_rows]}),
         ], axis=1)
-        table.to_csv(path, index=False, encoding="utf-8-sig", sep=self.delimiter)
+        neutralize_frame(table).to_csv(path, index=False, encoding="utf-8-sig", sep=self.delimiter)
         return Path(path)
 
 
@@ -712,7 +714,7 @@ def template_csv() -> str:
         ("1.671230", "101.455870", "2024-03-01 08:01:00", "Telkomsel", "", "", "true",
          "", "", "", "6", "hp-tim-1"),
     ]
-    return "".join(",".join(row) + "\n" for row in rows)
+    return "".join(",".join(map(neutralize_formula, row)) + "\n" for row in rows)
 
 
 # --------------------------------------------------------------------------------------------------
