@@ -841,41 +841,62 @@ def _measurement_labels(sample: pd.DataFrame, lang: _Language = _INDONESIAN) -> 
 
 def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame,
                     lang: _Language = _INDONESIAN) -> str:
+    """One GeoJSON layer of markers per facility type, named in the layer control.
+
+    A facility's texts (name, operator, status) are typed by users: they travel as HTML-escaped
+    GeoJSON properties, which folium embeds as JSON and its tooltip and popup show as text.
+    They are never passed to ``folium.Tooltip``/``folium.Popup``, which splice their text into
+    a JavaScript template literal where ``${...}`` and backticks would run.
+    """
     frame = _wgs84(facilities, "facilities")
     kinds = frame["type"].astype(str).where(frame["type"].isin(list(FACILITY_STYLES)), "other")
     rows = []
     for kind in [k for k in FACILITY_STYLES if (kinds == k).any()]:
         style = FACILITY_STYLES[kind]
-        name = f"{lang.gettext('Fasilitas')}: {lang.gettext(style.label)}"
-        group = folium.FeatureGroup(name=html.escape(name)).add_to(m)
-        for _, facility in frame[kinds == kind].iterrows():
-            _facility_marker(facility, style, lang).add_to(group)
+        _facility_layer(frame[kinds == kind], style, lang).add_to(m)
         rows.append((_marker_swatch(style), lang.gettext(style.label)))
     return _legend_section(lang.gettext("Fasilitas"), rows)
 
 
-def _facility_marker(facility: pd.Series, style: FacilityStyle,
-                     lang: _Language = _INDONESIAN) -> folium.Marker:
-    point = facility.geometry
+#: Fields of a facility's popup (GeoJSON properties of :func:`_facility_properties`) and labels.
+_FACILITY_POPUP = {"nama": N_("Nama"), "jenis": N_("Jenis"), "status": N_("Status"),
+                   "operator": N_("Operator"), "kapasitas": N_("Kapasitas (ton/hari)")}
+
+
+def _facility_layer(frame: gpd.GeoDataFrame, style: FacilityStyle,
+                    lang: _Language = _INDONESIAN) -> folium.GeoJson:
+    """Markers of one facility type; planned facilities drawn light grey."""
+    table = _facility_properties(frame, style, lang)
+    name = f"{lang.gettext('Fasilitas')}: {lang.gettext(style.label)}"
+    return folium.GeoJson(
+        _feature_collection(table), name=html.escape(name),
+        marker=folium.Marker(icon=folium.Icon(color=style.colour, icon=style.icon, prefix="fa")),
+        style_function=lambda f: ({"markerColor": "lightgray"} if f["properties"]["rencana"]
+                                  else {}),
+        tooltip=folium.GeoJsonTooltip(["nama", "jenis"], labels=False),
+        popup=folium.GeoJsonPopup(list(_FACILITY_POPUP),
+                                  aliases=[lang.html(label) for label in
+                                           _FACILITY_POPUP.values()]))
+
+
+def _facility_properties(frame: gpd.GeoDataFrame, style: FacilityStyle,
+                         lang: _Language = _INDONESIAN) -> gpd.GeoDataFrame:
+    """Display properties of facilities: escaped texts, "-" where missing, a numeric id."""
     label = lang.html(style.label)
-    name = html.escape(str(facility.get("nama", "") or lang.gettext(style.label)))
-    status = facility.get("status")
-    if str(status) in _FACILITY_STATUS:
-        status = lang.gettext(_FACILITY_STATUS[str(status)])
-    lines = [f"<b>{name}</b>", f"{lang.html(N_('Jenis'))}: {label}"]
-    if status is not None and not pd.isna(status):
-        lines.append(f"{lang.html(N_('Status'))}: {html.escape(str(status))}")
-    if pd.notna(facility.get("operator")):
-        lines.append(f"{lang.html(N_('Operator'))}: {html.escape(str(facility['operator']))}")
-    if pd.notna(facility.get("capacity")):
-        lines.append(f"{lang.html(N_('Kapasitas'))}: {lang.number(facility['capacity'], 1)} "
-                     f"{lang.html(N_('ton/hari'))}")
-    colour = "lightgray" if facility.get("status") == "planned" else style.colour
-    return folium.Marker(
-        [round(point.y, COORDINATE_DECIMALS), round(point.x, COORDINATE_DECIMALS)],
-        icon=folium.Icon(color=colour, icon=style.icon, prefix="fa"),
-        tooltip=folium.Tooltip(f"{name} ({label})"),
-        popup=folium.Popup("<br>".join(lines), max_width=300))
+    status = frame.get("status", pd.Series(None, index=frame.index, dtype=object))
+    known = {key: lang.html(text) for key, text in _FACILITY_STATUS.items()}
+    names = _text(frame, "nama")
+    capacity = (frame["capacity"] if "capacity" in frame.columns
+                else pd.Series(np.nan, index=frame.index))
+    return gpd.GeoDataFrame({
+        "nama": [name or label for name in names],
+        "jenis": label,
+        "status": [known.get(str(s)) or text or "-"
+                   for s, text in zip(status, _text(frame, "status"), strict=True)],
+        "operator": [text or "-" for text in _text(frame, "operator")],
+        "kapasitas": [lang.number(v, 1) for v in capacity],
+        "rencana": (status.astype(str) == "planned").to_list()},
+        geometry=frame.geometry.to_numpy(), crs=frame.crs)
 
 
 # --- filters for one kelurahan -----------------------------------------------------------------

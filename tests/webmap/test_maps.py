@@ -429,3 +429,85 @@ def test_cells_of_one_operator_are_drawn_with_its_name(demo):
     assert f"Sel H3 ({operator})" in script
     with pytest.raises(ValueError, match="several operators"):
         maps.city_map(demo["stats"], cells=cells[cells["operator"] != "any"])
+
+
+# --- user texts travel as data -----------------------------------------------------------------
+
+#: Texts users type (facility names, operators, kelurahan names) that would run, or break the
+#: script, if they were spliced into JavaScript source instead of passed as JSON.
+XSS_TEXTS = ["${alert(1)}", "`-alert(1)-`", "</script><script>alert(1)</script>",
+             "<img src=x onerror=alert(1)>", "\"'><svg onload=alert(1)>", "{{7*7}}",
+             "${\"'\"+alert(1)}", "${`${alert(1)}`}", "\\`${alert(1)}\\`"]
+
+
+def _outside_json_strings(script: str) -> str:
+    """The script with every double-quoted (JSON) string literal emptied."""
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', script)
+
+
+@pytest.fixture(scope="module")
+def hostile(demo) -> dict:
+    """The demo city with every user-typed text replaced by a hostile one."""
+    def texts(n: int) -> list[str]:
+        return [XSS_TEXTS[i % len(XSS_TEXTS)] for i in range(n)]
+
+    stats = demo["stats"].assign(nama=texts(len(demo["stats"])),
+                                 kecamatan=texts(len(demo["stats"]))[::-1])
+    facilities = demo["facilities"].copy()
+    facilities["nama"] = texts(len(facilities))
+    facilities["operator"] = texts(len(facilities))[::-1]
+    facilities["status"] = (texts(len(facilities)) + ["planned"])[1:]
+    sample = demo["measurements"].sample(200, random_state=2)
+    sample = sample.assign(operator=texts(len(sample)))
+    blank_spots = demo["blank_spots"].assign(kelurahan=XSS_TEXTS[0])
+    return {"stats": stats, "facilities": facilities, "sample": sample,
+            "blank_spots": blank_spots}
+
+
+def _hostile_scripts(demo, hostile) -> dict[str, str]:
+    cells = demo["cells"].assign(kelurahan_kode=XSS_TEXTS[1])
+    city = maps.city_map(hostile["stats"], cells=cells, blank_spots=hostile["blank_spots"],
+                         facilities=hostile["facilities"],
+                         measurements_sample=hostile["sample"])
+    kelurahan = maps.kelurahan_map(hostile["stats"].iloc[[0]], cells=cells,
+                                   blank_spots=hostile["blank_spots"],
+                                   facilities=hostile["facilities"],
+                                   measurements_sample=hostile["sample"])
+    facility = maps.facility_map(hostile["stats"], hostile["facilities"])
+    return {name: maps.map_components(m)["script"]
+            for name, m in {"city": city, "kelurahan": kelurahan, "facility": facility}.items()}
+
+
+def test_user_texts_reach_the_script_only_inside_json_strings(demo, hostile):
+    for name, script in _hostile_scripts(demo, hostile).items():
+        assert "alert(1)" in script, name  # the texts are on the map ...
+        assert "alert(1)" not in _outside_json_strings(script), name  # ... only as data
+        assert "</script" not in script.lower(), name
+
+
+def test_maps_with_hostile_texts_are_valid_javascript(demo, hostile, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed, so the script cannot be syntax-checked")
+    for name, script in _hostile_scripts(demo, hostile).items():
+        path = tmp_path / f"{name}.js"
+        path.write_text(script)
+        result = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, (name, result.stderr)
+
+
+def test_facility_texts_are_escaped_properties(demo):
+    facilities = demo["facilities"].head(2).assign(
+        nama=["<b>Puskesmas</b>", None], operator=["A & B", None],
+        status=["planned", "dibangun 2026"])
+    script = maps.map_components(maps.facility_map(demo["stats"], facilities))["script"]
+    properties = [f["properties"] for c in re.findall(
+        r"geo_json_\w+_add\((\{\"features\".*?\})\);\n", script, re.S)
+        for f in json.loads(c)["features"] if "jenis" in f["properties"]]
+    by_name = {p["nama"]: p for p in properties}
+    assert by_name["&lt;b&gt;Puskesmas&lt;/b&gt;"]["operator"] == "A &amp; B"
+    assert by_name["&lt;b&gt;Puskesmas&lt;/b&gt;"]["status"] == "rencana"
+    label = maps.FACILITY_STYLES[facilities["type"].iloc[1]].label
+    assert by_name[label]["operator"] == "-"  # no name: the type's label
+    assert by_name[label]["status"] == "dibangun 2026"
+    assert "folium.Popup" not in script and "bindPopup(popup_" not in script
