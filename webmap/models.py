@@ -243,6 +243,9 @@ class UserAccount(Base):
     kecamatan_kode: Mapped[str | None] = mapped_column(String(16))  # camat only
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Copied into a session at sign-in; raised by sign-out, a password change or disabling,
+    # which ends every session holding an older number (see webmap.accounts.end_sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -275,3 +278,61 @@ class LoginAttempt(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class LoginThrottle(Base):
+    """Failed (and pending) sign-ins of one account or address in the current window.
+
+    ``key`` is ``account:<username>`` or ``ip:<address>``; ``failures`` is raised by one atomic
+    upsert before a password is checked, so parallel attempts cannot all pass the limit; the
+    window (or the lockout) ends at ``resets_at``.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(130), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    resets_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ConstraintLayer(Base):
+    """One imported constraint layer (rivers, roads, a DEM...) of a city: a version of a kind.
+
+    Importing a kind again adds a new version and makes it the active one; earlier versions stay
+    stored (``active`` false), so a siting scenario can name the versions it used.  A ``dem``
+    layer has no features: its GeoTIFF is the archived file.
+    """
+
+    __tablename__ = "constraint_layer"
+    __table_args__ = (
+        UniqueConstraint("city_kode", "kind", "version", name="uq_constraint_layer_version"),
+        Index("ix_constraint_layer_city_kind", "city_kode", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    kind: Mapped[str] = mapped_column(String(20))  # geo.layers.ALL_KINDS
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per city and kind
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[str] = mapped_column(String(80))
+    source_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    archive_path: Mapped[str] = mapped_column(Text)
+    source_crs: Mapped[str] = mapped_column(String(60))
+    feature_count: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ConstraintFeature(Base):
+    """A feature of a constraint layer: any geometry (EPSG:4326) and the file's attributes."""
+
+    __tablename__ = "constraint_feature"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("constraint_layer.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)  # 1-based feature number in the file
+    nama: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict] = mapped_column(JSON, default=dict)
+    geom: Mapped[Any] = mapped_column(_geometry("GEOMETRY"))
