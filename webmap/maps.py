@@ -374,7 +374,10 @@ def map_components(m: folium.Map) -> dict[str, str]:
 
     The template puts ``header`` in ``<head>``, ``html`` where the map goes and ``script`` in a
     ``<script>`` element after it; ``name`` is the global JavaScript variable holding the
-    Leaflet map (for the page's own scripts, e.g. zooming to a kelurahan).
+    Leaflet map (for the page's own scripts, e.g. zooming to a kelurahan).  The inline scripts
+    folium puts in the header (Leaflet's ``L_NO_TOUCH`` flags) are moved to the start of
+    ``script``, so that the header only loads files and the one inline script can carry the
+    response's CSP nonce.
 
     Raises
     ------
@@ -383,8 +386,9 @@ def map_components(m: folium.Map) -> dict[str, str]:
     """
     root = m.get_root()
     root.render()
-    components = {"header": root.header.render(), "html": root.html.render(),
-                  "script": root.script.render(), "name": m.get_name()}
+    header, inline = _without_inline_scripts(root.header.render())
+    components = {"header": header, "html": root.html.render(),
+                  "script": "\n".join([*inline, root.script.render()]), "name": m.get_name()}
     remote = _remote_asset_urls(components["header"])
     if remote:
         raise ValueError(f"the map loads remote assets {remote}; build it with offline_assets()")
@@ -992,6 +996,15 @@ def _is_remote(url: str) -> bool:
 
 _ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""",
                         re.IGNORECASE)
+
+
+#: An inline script element of folium's header (no attributes, so no ``src``).
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.IGNORECASE | re.DOTALL)
+
+
+def _without_inline_scripts(header: str) -> tuple[str, list[str]]:
+    """The header without its inline scripts, and their code."""
+    return _INLINE_SCRIPT.sub("", header), _INLINE_SCRIPT.findall(header)
 
 
 def _remote_asset_urls(header: str) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 
@@ -350,9 +351,80 @@ def test_security_headers_on_every_response(app, path):
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Frame-Options"] == "DENY"
     csp = _directives(response.headers["Content-Security-Policy"])
-    assert csp["script-src"] == ["'self'", "'unsafe-inline'"]
+    assert csp["script-src"] == ["'self'", f"'nonce-{_nonce(response)}'"]
     assert csp["default-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
     assert csp["img-src"] == ["'self'", "data:", "https://tile.openstreetmap.org"]
+
+
+def _nonce(response) -> str:
+    """The script nonce the response's Content-Security-Policy allows."""
+    match = re.search(r"'nonce-([A-Za-z0-9_-]{22,})'", response.headers["Content-Security-Policy"])
+    assert match, response.headers["Content-Security-Policy"]
+    return match.group(1)
+
+
+class ScriptsAndHandlers(HTMLParser):
+    """The ``<script>`` elements of a page (attributes and text), its inline event handler
+    attributes (``onclick=...``) and its ``javascript:`` URLs."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.handlers: list[str] = []
+        self._open: dict[str, str | None] | None = None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handlers += [f"<{tag} {name}>" for name, value in attrs if name.startswith("on")
+                          or (value or "").strip().lower().startswith("javascript:")]
+        if tag == "script":
+            self._open = dict(attrs)
+            self.scripts.append((self._open, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._open = None
+
+    def inline_code(self) -> list[tuple[dict[str, str | None], str]]:
+        """Scripts the browser runs from the page itself (no ``src``, a JavaScript type)."""
+        return [(attrs, text) for attrs, text in self.scripts if "src" not in attrs
+                and (attrs.get("type") or "text/javascript") in ("text/javascript", "module")]
+
+
+#: Pages of the test city for an admin (each with what it shows: maps, filters, forms, tables).
+PAGES = ["/", "/login", "/peta", f"/kelurahan/{KEL_A}", "/fasilitas", "/fasilitas/baru",
+         "/fasilitas/impor", "/dasbor", "/unggah", "/admin/users", "/nowhere"]
+
+
+def test_csp_nonce_differs_per_response(app):
+    client = app.test_client()
+    nonces = {_nonce(client.get("/login")) for _ in range(5)}
+    assert len(nonces) == 5
+    assert "unsafe-inline" not in _directives(
+        client.get("/login").headers["Content-Security-Policy"])["script-src"]
+
+
+def test_every_inline_script_carries_the_nonce_and_no_page_has_inline_handlers(app):
+    client = app.test_client()
+    assert client.post("/login", data={"username": "admin", "password": PASSWORD}
+                       ).status_code == 302
+    inline_seen = 0
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code in (200, 404), (path, response.status_code)
+        page = ScriptsAndHandlers(response.get_data(as_text=True))
+        nonce = _nonce(response)
+        for attrs, _code in page.inline_code():
+            assert attrs.get("nonce") == nonce, (path, attrs)
+            inline_seen += 1
+        assert page.handlers == [], path
+    assert inline_seen >= 4  # the maps' scripts, the kelurahan search, the upload form
 
 
 def test_default_tile_url_is_the_maps_one(app):
