@@ -71,3 +71,10 @@ class CRSError(PetakotaError):
 
 class NotFoundError(PetakotaError):
     """A city, kelurahan, upload or other named object does not exist."""
+
+
+class SitingError(PetakotaError):
+    """A siting model cannot be built or solved as asked (no eligible candidate, too few sites...).
+
+    The message says what to change: more sites, a longer service distance, other candidates.
+    """
