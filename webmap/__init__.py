@@ -35,8 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from webmap import (admin, api, auth, cli, cli_users, dashboard, db, errors, facility_pages,
-                        home, i18n, overviews, pages, uploads)
+    from webmap import (admin, api, auth, cli, cli_layers, cli_users, dashboard, db, errors,
+                        facility_pages, home, i18n, layer_pages, overviews, pages, uploads)
 
     db.init_app(app)
     # Compressed responses (zstd/br/gzip as the browser accepts): map pages are mostly GeoJSON
@@ -49,7 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(admin.bp)
-    for command in cli_users.COMMANDS:
+    for command in (*cli_users.COMMANDS, *cli_layers.COMMANDS):
         app.cli.add_command(command)
     app.register_blueprint(api.bp)
     app.register_blueprint(home.bp)
@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(facility_pages.bp)
+    app.register_blueprint(layer_pages.bp)
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["filter_args"] = overviews.filter_args
     app.jinja_env.filters["status_label"] = pages.status_label
