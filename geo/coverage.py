@@ -82,12 +82,15 @@ from geo.settings import SignalThresholds, thresholds_from_config
 __all__ = [
     "ANY_OPERATOR",
     "CITY_TOTAL_CODE",
+    "SPLIT_BLANK_SPOT_COLUMNS",
     "STATUSES",
     "aggregate_cells",
+    "blank_spot_totals",
     "classify_signal",
     "compare_dates",
     "kelurahan_operator_stats",
     "kelurahan_stats",
+    "split_blank_spots",
     "target_progress",
     "time_series",
 ]
@@ -1052,3 +1055,144 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     frame = frame.astype(object).where(frame.notna(), None)
     return [{key: (value.item() if isinstance(value, np.generic) else value)
              for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+# --- blank spots split along kelurahan borders ---------------------------------------------------
+
+#: Columns of :func:`split_blank_spots`, in order.
+SPLIT_BLANK_SPOT_COLUMNS = ("id", "blank_spot_id", "kelurahan_kode", "kelurahan",
+                            "kelurahan_kode_main", "area_km2", "population", "samples",
+                            "no_service_samples", "last_measured", "centroid_lat",
+                            "centroid_lon", "geometry")
+
+#: Pieces of a blank spot smaller than this (m2) are rounding noise along a shared border, not
+#: a kelurahan's share of it.
+MIN_BLANK_SPOT_PIECE_M2 = 1.0
+
+
+def split_blank_spots(blank_spots: gpd.GeoDataFrame, kelurahan: gpd.GeoDataFrame, *,
+                      evidence: gpd.GeoDataFrame | None = None,
+                      population_raster: str | Path | None = None) -> gpd.GeoDataFrame:
+    """Cut blank-spot polygons along kelurahan borders, each piece with its own figures.
+
+    A blank spot spanning two kelurahan becomes two rows, each attributed to the kelurahan it
+    lies in with its own area, population and evidence, so per-kelurahan figures never count
+    land (or people) of a neighbour and a lurah is never shown a neighbour's ground.  Parts
+    outside every kelurahan are dropped, as are pieces smaller than
+    :data:`MIN_BLANK_SPOT_PIECE_M2` (a shared border's rounding noise).
+
+    Parameters
+    ----------
+    blank_spots
+        Blank-spot polygons with a CRS and ``id`` (:func:`geo.surface.blank_spot_polygons`),
+        optionally with ``population``.
+    kelurahan
+        Boundaries with a CRS and ``kode``.
+    evidence
+        The measurements the blank spots rest on, as points with a CRS, ``no_service`` and
+        ``measured_at`` (UTC epoch seconds) (:func:`geo.surface.evidence_points`); without it
+        the evidence columns are missing values.
+    population_raster
+        Population GeoTIFF: each piece's people are counted in it; without it a blank spot's
+        ``population`` (when it has one) is shared among its pieces by area.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, largest piece first, columns :data:`SPLIT_BLANK_SPOT_COLUMNS`: ``id`` of the
+        piece (1 = largest), ``blank_spot_id`` (the blank spot it was cut from),
+        ``kelurahan_kode`` (repeated in ``kelurahan`` and ``kelurahan_kode_main``, the columns
+        of a whole blank spot), ``area_km2`` (computed in UTM), ``population`` (people),
+        ``samples``, ``no_service_samples`` and ``last_measured`` (evidence points inside the
+        piece), ``centroid_lat``/``centroid_lon`` (degrees) and the polygon.
+    """
+    require_crs(blank_spots, source="the blank-spot polygons")
+    boundaries = project_to_metric(_checked_kelurahan(kelurahan))
+    pieces = _blank_spot_pieces(blank_spots.to_crs(boundaries.crs), boundaries)
+    pieces["population"] = _piece_population(pieces, population_raster)
+    pieces = pieces.join(_piece_evidence(pieces, evidence))
+    centres = gpd.GeoSeries(pieces.geometry.centroid, crs=pieces.crs).to_crs("EPSG:4326")
+    pieces["centroid_lat"], pieces["centroid_lon"] = centres.y.to_numpy(), centres.x.to_numpy()
+    pieces["kelurahan"] = pieces["kelurahan_main"] = pieces["kelurahan_kode"]
+    pieces = pieces.rename(columns={"kelurahan_main": "kelurahan_kode_main"})
+    return pieces.to_crs("EPSG:4326")[list(SPLIT_BLANK_SPOT_COLUMNS)]
+
+
+def _checked_kelurahan(kelurahan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The boundaries, after the checks of the statistics (a CRS, unique ``kode``)."""
+    _boundaries(kelurahan, None)
+    return kelurahan
+
+
+def _blank_spot_pieces(blank_spots: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame
+                       ) -> gpd.GeoDataFrame:
+    """Each blank spot intersected with each kelurahan (metric CRS), largest piece first."""
+    whole_area = blank_spots.area.to_numpy()
+    population = (pd.to_numeric(blank_spots["population"]).to_numpy(dtype=float)
+                  if "population" in blank_spots.columns else np.full(len(blank_spots), np.nan))
+    spots = gpd.GeoDataFrame({"blank_spot_id": blank_spots["id"].to_numpy(),
+                              "whole_area": whole_area, "whole_population": population},
+                             geometry=blank_spots.geometry.to_numpy(), crs=blank_spots.crs)
+    areas = gpd.GeoDataFrame({"kelurahan_kode": boundaries["kode"].astype(str).to_numpy()},
+                             geometry=boundaries.geometry.to_numpy(), crs=boundaries.crs)
+    pieces = gpd.overlay(spots, areas, how="intersection", keep_geom_type=True)
+    pieces["area"] = pieces.area
+    pieces = pieces[pieces["area"] >= MIN_BLANK_SPOT_PIECE_M2]
+    pieces = pieces.sort_values(["area", "blank_spot_id", "kelurahan_kode"],
+                                ascending=[False, True, True], ignore_index=True)
+    pieces.insert(0, "id", np.arange(1, len(pieces) + 1, dtype=np.int64))
+    pieces["area_km2"] = pieces["area"] / 1e6
+    return pieces
+
+
+def _piece_population(pieces: gpd.GeoDataFrame, raster: str | Path | None) -> np.ndarray:
+    """People per piece: counted in the raster, else the blank spot's share by area."""
+    if raster is not None:
+        return np.asarray(population_in_polygons(pieces.geometry, raster), dtype=float)
+    share = pieces["area"].to_numpy() / pieces["whole_area"].to_numpy()
+    return pieces["whole_population"].to_numpy(dtype=float) * share
+
+
+def _piece_evidence(pieces: gpd.GeoDataFrame, evidence: gpd.GeoDataFrame | None
+                    ) -> pd.DataFrame:
+    """Samples, no-service samples and the latest time of the evidence points in each piece."""
+    counts = pd.DataFrame({"samples": pd.array([pd.NA] * len(pieces), dtype="Int64"),
+                           "no_service_samples": pd.array([pd.NA] * len(pieces), dtype="Int64"),
+                           "last_measured": pd.array([pd.NA] * len(pieces), dtype="Int64")},
+                          index=pieces.index)
+    if evidence is None:
+        return counts
+    require_crs(evidence, source="the blank-spot evidence")
+    points = evidence.to_crs(pieces.crs)
+    point, piece = pieces.sindex.query(points.geometry, predicate="within")
+    found = pd.DataFrame({"piece": piece,
+                          "no_service": points["no_service"].to_numpy(dtype=bool)[point],
+                          "measured_at": points["measured_at"].to_numpy(dtype=np.int64)[point]})
+    grouped = found.groupby("piece")
+    counts["samples"] = grouped.size().reindex(pieces.index, fill_value=0).astype("Int64")
+    counts["no_service_samples"] = (grouped["no_service"].sum()
+                                    .reindex(pieces.index, fill_value=0).astype("Int64"))
+    counts["last_measured"] = grouped["measured_at"].max().reindex(pieces.index).astype("Int64")
+    return counts
+
+
+def blank_spot_totals(pieces: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per kelurahan: how many blank-spot pieces, their area and the people living in them.
+
+    Parameters
+    ----------
+    pieces
+        Output of :func:`split_blank_spots`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kelurahan with blank spots, sorted by ``kode``: ``kode``, ``blank_spots``
+        (pieces), ``blank_spot_area_km2`` and ``blank_spot_population`` (people; missing when
+        no piece has a population).
+    """
+    grouped = pd.DataFrame(pieces.drop(columns="geometry")).groupby("kelurahan_kode", sort=True)
+    return pd.DataFrame({"blank_spots": grouped.size(),
+                         "blank_spot_area_km2": grouped["area_km2"].sum(),
+                         "blank_spot_population": grouped["population"].sum(min_count=1)}
+                        ).rename_axis("kode").reset_index()

@@ -83,6 +83,7 @@ __all__ = [
     "SurfaceResult",
     "blank_spot_points",
     "blank_spot_polygons",
+    "evidence_points",
     "interpolate_signal",
     "read_surface_geotiff",
     "write_surface_geotiff",
@@ -843,6 +844,25 @@ def _evidence(labels: np.ndarray, wanted: np.ndarray, result: SurfaceResult,
     return pd.DataFrame({"samples": samples[wanted].astype(np.int64),
                          "no_service_samples": no_service[wanted].astype(np.int64),
                          "last_measured": last})
+
+
+def evidence_points(result: SurfaceResult, measurements: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The readings a surface's blank spots count as evidence, as points.
+
+    The same rows :func:`blank_spot_polygons` counts (``result.selection``), so that a blank
+    spot cut into pieces (:func:`geo.coverage.split_blank_spots`) can count them per piece.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In ``result.crs``: ``no_service`` (bool), ``measured_at`` (UTC epoch seconds) and the
+        point.
+    """
+    readings = _readings(measurements, result.crs, result.selection)
+    return gpd.GeoDataFrame({"no_service": readings.no_service.astype(bool),
+                             "measured_at": readings.measured_at},
+                            geometry=gpd.points_from_xy(readings.x, readings.y),
+                            crs=result.crs)
 
 
 def _centroids(polygons: np.ndarray, crs: pyproj.CRS) -> pd.DataFrame:

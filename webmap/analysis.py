@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import geopandas as gpd
+import shapely
 
 from geo import coverage, surface
 from geo.errors import InputFileError, NotFoundError
@@ -370,17 +371,18 @@ def city_overview(engine: Engine, city_kode: str | None, *, operator: str | None
         keep = (rows["technology"] == technology) | rows["no_service"].astype(bool)
         data = replace(data, measurements=rows[keep.to_numpy()].reset_index(drop=True))
     cells, stats = coverage_tables(data, operator=operator, as_of=as_of, thresholds=thresholds)
-    stats_gdf = gpd.GeoDataFrame(stats.merge(data.kelurahan[["kode", "geometry"]], on="kode"),
-                                 geometry="geometry", crs="EPSG:4326")
     result = None
     if len(data.measurements):
         result = surface.interpolate_signal(data.measurements, data.kelurahan, operator=operator,
                                             technology=technology, as_of=as_of,
                                             thresholds=thresholds)
-        blank = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
-                                            population_raster=data.population)
+        blank = blank_spots_by_kelurahan(data, result)
     else:
-        blank = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+        blank = _no_blank_spots()
+    stats_gdf = gpd.GeoDataFrame(
+        _with_blank_spot_totals(stats, blank).merge(data.kelurahan[["kode", "geometry"]],
+                                                    on="kode"),
+        geometry="geometry", crs="EPSG:4326")
     with engine.connect() as conn:
         facilities = store.load_facilities(conn, data.city["kode"])
     shown = data.measurements
@@ -392,6 +394,42 @@ def city_overview(engine: Engine, city_kode: str | None, *, operator: str | None
                         options={"operator": operator, "as_of": as_of, "thresholds": thresholds,
                                  "technology": technology},
                         operators=operators, signal_surface=result)
+
+
+def blank_spots_by_kelurahan(data: CityData, result: surface.SurfaceResult
+                             ) -> gpd.GeoDataFrame:
+    """The surface's blank spots cut along kelurahan borders (:func:`geo.coverage.split_blank_spots`).
+
+    Each piece lies in one kelurahan and carries its own area, population and evidence, so a
+    kelurahan's page, its API answers and its figures never reach over its border.
+    """
+    whole = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
+                                        population_raster=data.population)
+    return coverage.split_blank_spots(whole, data.kelurahan,
+                                      evidence=surface.evidence_points(result, data.measurements),
+                                      population_raster=data.population)
+
+
+def _no_blank_spots() -> gpd.GeoDataFrame:
+    """An empty table of blank-spot pieces, with their columns."""
+    columns = [c for c in coverage.SPLIT_BLANK_SPOT_COLUMNS if c != "geometry"]
+    return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+
+
+#: Per-kelurahan figures of the blank-spot pieces added to the kelurahan statistics.
+BLANK_SPOT_TOTALS = ("blank_spots", "blank_spot_area_km2", "blank_spot_population")
+
+
+def _with_blank_spot_totals(stats: pd.DataFrame, pieces: gpd.GeoDataFrame) -> pd.DataFrame:
+    """``stats`` with the count, area and population of each kelurahan's blank-spot pieces
+    (0 without any; population missing without a population raster)."""
+    totals = coverage.blank_spot_totals(pieces)
+    table = stats.merge(totals, on="kode", how="left")
+    table["blank_spots"] = table["blank_spots"].fillna(0).astype(np.int64)
+    table["blank_spot_area_km2"] = table["blank_spot_area_km2"].fillna(0.0).astype(float)
+    if "population" in stats.columns:
+        table["blank_spot_population"] = table["blank_spot_population"].fillna(0.0)
+    return table
 
 
 def blank_spot_records(blank_spots: gpd.GeoDataFrame) -> list[dict[str, Any]]:
@@ -409,12 +447,29 @@ def kelurahan_overview(overview: CityOverview, kode: str) -> dict[str, Any]:
     if rows.empty:
         raise NotFoundError(f"Kelurahan '{kode}' does not exist in {overview.data.city['nama']} "
                             f"(boundary version {overview.data.boundary_version}).")
-    blank = overview.blank_spots
-    if len(blank) and "kelurahan" in blank:
-        blank = blank[blank["kelurahan"].astype(str).str.contains(kode, regex=False)]
+    blank = overview.blank_spots[overview.blank_spots["kelurahan_kode"] == kode]
     facilities = overview.facilities[overview.facilities["kelurahan_kode"] == kode]
     return {"row": rows, "stats": records(rows)[0], "blank_spots": blank,
             "facilities": facilities}
+
+
+def kelurahan_layers(overview: CityOverview, kode: str) -> dict[str, Any]:
+    """What a kelurahan's map draws, cut to its boundary: nothing of a neighbour shows.
+
+    ``blank_spots`` are the kelurahan's own pieces, ``cells`` its H3 cells (those most of whose
+    measurements lie in it) clipped to its polygon, ``facilities`` and ``measurements_sample``
+    the points inside it.
+    """
+    detail = kelurahan_overview(overview, kode)
+    boundary = detail["row"].geometry.iloc[0]
+    cells = overview.cells[overview.cells["kelurahan_kode"] == kode]
+    clipped = (gpd.clip(h3_cells_to_geodataframe(cells), boundary, keep_geom_type=True)
+               if len(cells) else None)
+    sample = overview.sample
+    inside = shapely.contains_xy(boundary, sample["longitude"].to_numpy(dtype=float),
+                                 sample["latitude"].to_numpy(dtype=float))
+    return {"cells": clipped, "blank_spots": detail["blank_spots"],
+            "facilities": detail["facilities"], "measurements_sample": sample[inside]}
 
 
 def overview_trend(overview: CityOverview) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template
 from geo.measurements import template_csv
 
 from webmap.db import get_engine
-from webmap.permissions import require_role
+from webmap.permissions import Scope, require_role, signed_in_scope
 from webmap.models import Facility, Kelurahan, Upload
 from webmap.store import current_boundary_version, list_cities, measurement_count
 
@@ -17,10 +17,18 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @require_role("admin", "perencana", "tim_lapangan", "lurah", "camat")
 def index():
-    """List the cities with their kelurahan, measurement, facility and upload counts."""
+    """List the cities the user may see with their kelurahan, measurement, facility and upload
+    counts: every city for an admin, the user's own city for everyone else."""
+    scope = signed_in_scope()
     with get_engine().connect() as conn:
-        cities = [city | _counts(conn, city["kode"]) for city in list_cities(conn)]
+        cities = [city | _counts(conn, city["kode"]) for city in list_cities(conn)
+                  if _may_see_city(scope, city["kode"])]
     return render_template("home.html", cities=cities)
+
+
+def _may_see_city(scope: Scope, kode: str) -> bool:
+    """An admin sees every city; any other account only the city it belongs to."""
+    return scope.role == "admin" or scope.city_kode == kode
 
 
 def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:

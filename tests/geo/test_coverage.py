@@ -16,11 +16,14 @@ import shapely
 
 from geo import settings
 from geo.coverage import (
+    SPLIT_BLANK_SPOT_COLUMNS,
     aggregate_cells,
+    blank_spot_totals,
     classify_signal,
     compare_dates,
     kelurahan_operator_stats,
     kelurahan_stats,
+    split_blank_spots,
     target_progress,
     time_series,
 )
@@ -719,3 +722,82 @@ def test_demo_blank_zone_fixed_by_the_new_tower_is_resolved(demo):
     # cells with few readings flip by chance everywhere; the new tower's zone stands out
     assert resolved_share(fixed) > 0.4
     assert resolved_share(fixed) > 3 * resolved_share(others)
+
+
+# --- blank spots split along kelurahan borders -------------------------------------------------
+
+UTM47N = "EPSG:32647"
+# two 1 km squares side by side near Dumai, in UTM metres (areas below are exact)
+SQUARE_A, SQUARE_B = shapely.box(600_000, 180_000, 601_000, 181_000), \
+    shapely.box(601_000, 180_000, 602_000, 181_000)
+
+
+def two_squares() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"kode": ["99.01.01.1001", "99.01.01.1002"]},
+                            geometry=[SQUARE_A, SQUARE_B], crs=UTM47N)
+
+
+def straddling_blank_spots() -> gpd.GeoDataFrame:
+    """Blank spot 1 straddles the border (400 m x 500 m in A, 300 m x 500 m in B); blank spot 2
+    lies 200 m x 200 m in B and 400 m x 200 m outside the city."""
+    return gpd.GeoDataFrame({"id": [1, 2], "population": [70.0, 12.0]},
+                            geometry=[shapely.box(600_600, 180_200, 601_300, 180_700),
+                                      shapely.box(601_800, 180_800, 602_400, 181_000)],
+                            crs=UTM47N)
+
+
+def test_blank_spot_across_a_border_is_split_with_exact_areas():
+    pieces = split_blank_spots(straddling_blank_spots().to_crs("EPSG:4326"), two_squares())
+
+    assert list(pieces.columns) == list(SPLIT_BLANK_SPOT_COLUMNS)
+    assert pieces.crs == "EPSG:4326"
+    assert pieces["id"].tolist() == [1, 2, 3]
+    assert pieces["blank_spot_id"].tolist() == [1, 1, 2]
+    assert pieces["kelurahan_kode"].tolist() == ["99.01.01.1001", "99.01.01.1002",
+                                                 "99.01.01.1002"]
+    assert (pieces["kelurahan"] == pieces["kelurahan_kode"]).all()
+    # the polygons went to degrees and back: the areas hold to a square centimetre
+    assert pieces["area_km2"].tolist() == pytest.approx([0.2, 0.15, 0.04], abs=1e-8)
+    # without a raster a blank spot's people are shared by area: 70 as 40 + 30, 12 as 4
+    assert pieces["population"].tolist() == pytest.approx([40.0, 30.0, 4.0])
+    metric = pieces.to_crs(UTM47N)
+    for square, piece in zip([SQUARE_A, SQUARE_B, SQUARE_B], metric.geometry, strict=True):
+        assert piece.difference(square).area < 1e-3
+    assert pieces["samples"].isna().all()
+
+
+def test_split_blank_spots_count_people_and_evidence_per_piece(tmp_path):
+    kelurahan = two_squares()
+    # 10 people in every 100 m cell: 1,000 per km2, cells aligned with every edge above
+    raster = tmp_path / "people.tif"
+    with rasterio.open(raster, "w", driver="GTiff", width=30, height=20, count=1,
+                       dtype="float32", crs=UTM47N, nodata=np.nan,
+                       transform=rasterio.Affine(100, 0, 599_500, 0, -100, 181_500)) as out:
+        out.write(np.full((20, 30), 10.0, dtype=np.float32), 1)
+    evidence = gpd.GeoDataFrame(
+        {"no_service": [True, False, True, False, False],
+         "measured_at": [100, 300, 200, 999, 50]},
+        geometry=gpd.points_from_xy([600_700, 600_800, 601_100, 600_100, 601_900],
+                                    [180_300, 180_400, 180_500, 180_100, 180_900]),
+        crs=UTM47N)
+
+    pieces = split_blank_spots(straddling_blank_spots(), kelurahan, evidence=evidence,
+                               population_raster=raster)
+
+    assert pieces["population"].tolist() == pytest.approx([200.0, 150.0, 40.0])
+    assert pieces["samples"].tolist() == [2, 1, 1]
+    assert pieces["no_service_samples"].tolist() == [1, 1, 0]
+    assert pieces["last_measured"].tolist() == [300, 200, 50]
+    totals = blank_spot_totals(pieces).set_index("kode")
+    assert totals["blank_spots"].to_dict() == {"99.01.01.1001": 1, "99.01.01.1002": 2}
+    assert totals["blank_spot_area_km2"].tolist() == pytest.approx([0.2, 0.19])
+    assert totals["blank_spot_population"].tolist() == pytest.approx([200.0, 190.0])
+
+
+def test_split_blank_spots_without_any_blank_spot():
+    empty = gpd.GeoDataFrame({"id": [], "population": []}, geometry=[], crs=UTM47N)
+
+    pieces = split_blank_spots(empty, two_squares())
+
+    assert pieces.empty and list(pieces.columns) == list(SPLIT_BLANK_SPOT_COLUMNS)
+    assert blank_spot_totals(pieces).empty

@@ -1,28 +1,84 @@
-"""Every role against every page and API endpoint: the full permission matrix."""
+"""Every role against every page and API endpoint, in a database holding two cities.
+
+The matrix of statuses (who may open what), then the two rules it cannot show: a user of one
+city sees nothing of the other anywhere (pages, API, downloads, the home page included), and a
+lurah or camat is never sent a geometry (blank spot, cell, facility, measurement) outside their
+area.  The two-city database is built once per module on SQLite and on PostGIS.
+"""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
+
+import shapely
 
 from tests.webmap.conftest import KEL_A, KEL_B, signed_in
-from tests.webmap.test_analysis_cli import HEADER, MARCH
+from tests.webmap.test_analysis_cli import HEADER
 from webmap import create_app
-from webmap.db import dispose_engine
+from webmap.db import dispose_engine, get_engine
+from webmap.models import Facility, Upload
 
+CITY_1, CITY_2 = "99.01", "99.02"
+KEL_C = "99.01.02.1003"
+KEL_X, KEL_Y = "99.02.01.2001", "99.02.01.2002"
+KECAMATAN_AB = "99.01.01"
+#: Kelurahan of both cities: code -> (name, kecamatan code, kecamatan, city, box in degrees).
+BOUNDARIES = {
+    CITY_1: ("Kota Uji", {
+        KEL_A: ("Sungai Uji", KECAMATAN_AB, "Uji Barat", (101.40, 1.60, 101.41, 1.61)),
+        KEL_B: ("Bukit Uji", KECAMATAN_AB, "Uji Barat", (101.41, 1.60, 101.42, 1.61)),
+        KEL_C: ("Pantai Uji", "99.01.02", "Uji Timur", (101.42, 1.60, 101.43, 1.61))}),
+    CITY_2: ("Kota Zamrud", {
+        KEL_X: ("Rawa Zamrud", "99.02.01", "Zamrud Timur", (101.60, 1.60, 101.61, 1.61)),
+        KEL_Y: ("Tanjung Zamrud", "99.02.01", "Zamrud Timur", (101.61, 1.60, 101.62, 1.61))}),
+}
+#: Texts of city 2 only (lower case): its names, facility and uploaded file, and the code of a
+#: kelurahan no test asks for (a refusal may repeat the code it was asked for).
+CITY_2_MARKS = ("zamrud", KEL_Y)
+
+
+def _spot(lat: float, lon: float, *, signal: str = "", no_service: str = "true",
+          device: str = "hp") -> list[str]:
+    return [f"{lat},{lon},2024-03-0{d}T10:00:00,Telkomsel,4G,{signal},{no_service},{device}-{d}"
+            for d in range(1, 6)]
+
+
+#: City 1: no service on both sides of the A|B and the B|C borders (blank spots straddling
+#: them), good signal in A and C, and a row with a broken latitude (rejected).
+CITY_1_ROWS = [*_spot(1.605, 101.4095), *_spot(1.605, 101.4105), *_spot(1.606, 101.4195),
+               *_spot(1.606, 101.4205), *_spot(1.602, 101.402, signal="-80", no_service="false"),
+               *_spot(1.607, 101.427, signal="-80", no_service="false"),
+               "abc,101.405,2024-03-09T10:00:00,Telkomsel,4G,-90,false,rusak"]
+CITY_2_ROWS = [*_spot(1.605, 101.6095), *_spot(1.605, 101.6105),
+               "abc,101.605,2024-03-09T10:00:00,Telkomsel,4G,-90,false,rusak-zamrud"]
+FACILITIES = {CITY_1: "nama,jenis,lintang,bujur,status\nTPS Sungai,TPS,1.605,101.405,ada\n"
+                      "TPS Pantai,TPS,1.605,101.425,ada\n",
+              CITY_2: "nama,jenis,lintang,bujur,status\nBank Sampah Zamrud,TPS,1.605,101.605,ada\n"}
+
+#: City 1's accounts: role and area (every role of a city, and an admin).
 ROLES = {
     "admin": ("admin", {}),
-    "perencana": ("perencana", {}),
-    "tim": ("tim_lapangan", {}),
-    "lurah_a": ("lurah", {"kelurahan_kode": KEL_A}),
-    "camat": ("camat", {"kecamatan_kode": "99.01.01"}),
+    "perencana": ("perencana", {"city_kode": CITY_1}),
+    "tim": ("tim_lapangan", {"city_kode": CITY_1}),
+    "lurah_a": ("lurah", {"city_kode": CITY_1, "kelurahan_kode": KEL_A}),
+    "camat": ("camat", {"city_kode": CITY_1, "kecamatan_kode": KECAMATAN_AB}),
 }
+CITY_1_USERS = ("perencana", "tim", "lurah_a", "camat")
 OK, FORBIDDEN = 200, 403
-#: endpoint -> expected status for admin, perencana, tim, lurah_a, camat, anonymous
+#: endpoint (asked for city 1) -> expected status for admin, perencana, tim, lurah_a, camat,
+#: anonymous
 MATRIX = {
     "/": (OK, OK, OK, OK, OK, 302),
     "/peta": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/peta/surface.png": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     f"/kelurahan/{KEL_A}": (OK, OK, OK, OK, OK, 302),
     f"/kelurahan/{KEL_B}": (OK, OK, OK, FORBIDDEN, OK, 302),
+    f"/kelurahan/{KEL_C}": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/unggah": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/template.csv": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/admin/users": (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
@@ -33,49 +89,251 @@ MATRIX = {
     "/api/kelurahan": (OK, OK, OK, OK, OK, 401),
     f"/api/kelurahan/{KEL_A}": (OK, OK, OK, OK, OK, 401),
     f"/api/kelurahan/{KEL_B}": (OK, OK, OK, FORBIDDEN, OK, 401),
+    f"/api/kelurahan/{KEL_C}": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 401),
     f"/api/kelurahan/{KEL_B}/blankspots.geojson": (OK, OK, OK, FORBIDDEN, OK, 401),
     f"/api/cells?kelurahan={KEL_B}": (OK, OK, OK, FORBIDDEN, OK, 401),
     "/api/cells": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 401),
     f"/api/facilities.geojson?kelurahan={KEL_B}": (OK, OK, OK, FORBIDDEN, OK, 401),
     "/api/progress": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 401),
     "/api/uploads": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 401),
+    "/api/me": (OK, OK, OK, OK, OK, 401),
     "/api/openapi.json": (OK, OK, OK, OK, OK, OK),
 }
+#: Everything of city 2 a city-1 user could ask for; ``{upload}`` and ``{facility}`` are the ids
+#: of city 2's upload and facility.
+CITY_2_ENDPOINTS = (
+    "/", "/?city=99.02", "/peta?city=99.02", "/peta/surface.png?city=99.02",
+    f"/kelurahan/{KEL_X}", f"/kelurahan/{KEL_X}?city=99.02", "/dasbor?city=99.02",
+    "/unggah", "/unggah/{upload}", "/unggah/{upload}/ditolak.csv",
+    "/fasilitas", "/fasilitas?city=99.02", "/fasilitas/{facility}/ubah", "/fasilitas/baru",
+    "/api/kelurahan", "/api/kelurahan?city=99.02", f"/api/kelurahan/{KEL_X}",
+    f"/api/kelurahan/{KEL_X}?city=99.02", f"/api/kelurahan/{KEL_X}/blankspots.geojson",
+    f"/api/kelurahan/{KEL_X}/blankspots.geojson?city=99.02", "/api/cells?city=99.02",
+    f"/api/cells?kelurahan={KEL_X}", f"/api/cells?kelurahan={KEL_X}&city=99.02",
+    "/api/facilities.geojson", "/api/facilities.geojson?city=99.02",
+    f"/api/facilities.geojson?kelurahan={KEL_X}", "/api/progress?city=99.02",
+    "/api/uploads", "/api/me",
+)
+#: Rounding of the coordinates a map page carries (``maps.COORDINATE_DECIMALS`` = 5) and a
+#: little more: a map point may lie this far (degrees) outside the area, not farther.
+MAP_TOLERANCE = 2e-5
+#: What an API geometry may stick out of the area (degrees, about a centimetre): the noise of
+#: cutting in UTM metres and answering in degrees.
+API_TOLERANCE = 1e-7
 
 
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory):
+@dataclass
+class World:
+    """The two-city app, signed-in clients by name, and ids of city 2's upload and facility."""
+
+    app: object
+    clients: dict[str, object]
+    upload: int
+    facility: int
+
+
+def _boundary_file(path: Path, city: str) -> Path:
+    kota, kelurahan = BOUNDARIES[city]
+    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(shapely.box(*box)),
+                 "properties": {"kode": kode, "nama": nama, "kecamatan_kode": kec_kode,
+                                "kecamatan": kecamatan, "kota_kode": city, "kota": kota}}
+                for kode, (nama, kec_kode, kecamatan, box) in kelurahan.items()]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def _database_url(request, folder: Path) -> str:
+    if request.param == "postgis":
+        return request.getfixturevalue("postgis_server").create_database(
+            template="petakota_template")
     from webmap.database import create_db_engine, sqlite_url, upgrade_database
 
-    folder = tmp_path_factory.mktemp("matrix")
-    url = sqlite_url(folder / "m.db")
+    url = sqlite_url(folder / "two_cities.db")
     engine = create_db_engine(url)
     upgrade_database(engine)
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False,
-                      "ARCHIVE_DIR": str(folder / "archive")})
-    from tests.webmap.conftest import write_city
+    return url
 
+
+def _load_city(app, folder: Path, city: str, rows: list[str], uploader: str) -> None:
     runner = app.test_cli_runner()
-    runner.invoke(args=["import-boundaries", str(write_city(folder / "kota.geojson"))])
-    csv = folder / "spot.csv"
-    csv.write_text("\n".join([HEADER, *MARCH]) + "\n")
-    runner.invoke(args=["ingest", str(csv)])
-    clients = {name: signed_in(app, name.replace("_", "."), role, **area)
-               for name, (role, area) in ROLES.items()}
+
+    def flask(*args: str) -> None:
+        result = runner.invoke(args=list(args))
+        assert result.exit_code == 0, result.output
+
+    flask("import-boundaries", str(_boundary_file(folder / f"batas_{city}.geojson", city)))
+    measurements = folder / ("zamrud.csv" if city == CITY_2 else "uji.csv")
+    measurements.write_text("\n".join([HEADER, *rows]) + "\n")
+    flask("ingest", str(measurements), "--city", city, "--uploader", uploader)
+    facilities = folder / f"fasilitas_{city}.csv"
+    facilities.write_text(FACILITIES[city])
+    flask("import-facilities", str(facilities), "--city", city)
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def world(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("two_cities")
+    app = create_app({"TESTING": True, "DATABASE_URL": _database_url(request, folder),
+                      "WTF_CSRF_ENABLED": False, "ARCHIVE_DIR": str(folder / "archive")})
+    _load_city(app, folder, CITY_1, CITY_1_ROWS, "tim.1")
+    _load_city(app, folder, CITY_2, CITY_2_ROWS, "tim.2")
+    clients = {name: signed_in(app, name.replace("_", ".").replace("tim", "tim.1"), role,
+                               **area) for name, (role, area) in ROLES.items()}
+    clients["perencana_2"] = signed_in(app, "perencana.2", "perencana", city_kode=CITY_2)
     clients["anonymous"] = app.test_client()
-    yield clients
+    with get_engine(app).connect() as conn:
+        upload = conn.execute(sa.select(Upload.id).where(Upload.city_kode == CITY_2,
+                                                         Upload.kind == "measurements")
+                              ).scalar_one()
+        facility = conn.execute(sa.select(Facility.id).where(Facility.city_kode == CITY_2)
+                                ).scalar_one()
+    yield World(app, clients, upload, facility)
     dispose_engine(app)
 
 
+def _for_city_1(endpoint: str) -> str:
+    return endpoint + ("&" if "?" in endpoint else "?") + f"city={CITY_1}"
+
+
+# --- who may open what ---------------------------------------------------------------------------
+
 @pytest.mark.parametrize("endpoint", list(MATRIX))
-def test_matrix(clients, endpoint):
+def test_matrix(world, endpoint):
     who = [*ROLES, "anonymous"]
-    got = {name: clients[name].get(endpoint).status_code for name in who}
+    got = {name: world.clients[name].get(_for_city_1(endpoint)).status_code for name in who}
     assert got == dict(zip(who, MATRIX[endpoint], strict=True))
 
 
-def test_refusals_never_carry_the_other_kelurahan(clients):
+def test_refusals_never_carry_the_other_kelurahan(world):
     for endpoint in (f"/kelurahan/{KEL_B}", f"/api/kelurahan/{KEL_B}"):
-        response = clients["lurah_a"].get(endpoint)
+        response = world.clients["lurah_a"].get(endpoint)
         assert response.status_code == 403 and b"Bukit Uji" not in response.data
+
+
+# --- a user of one city sees nothing of the other ------------------------------------------------
+
+@pytest.mark.parametrize("user", CITY_1_USERS)
+@pytest.mark.parametrize("endpoint", CITY_2_ENDPOINTS)
+def test_city_one_sees_nothing_of_city_two(world, user, endpoint):
+    response = world.clients[user].get(endpoint.format(upload=world.upload,
+                                                       facility=world.facility))
+    text = response.get_data(as_text=True).lower()
+    response.close()
+    assert response.status_code in (200, 403, 404), (response.status_code, text[:300])
+    assert [mark for mark in CITY_2_MARKS if mark in text] == []
+
+
+def test_home_page_lists_only_the_users_city(world):
+    def cities(name: str) -> set[str]:
+        html = world.clients[name].get("/").get_data(as_text=True)
+        return {kota for kota in ("Kota Uji", "Kota Zamrud") if kota in html}
+
+    assert cities("admin") == {"Kota Uji", "Kota Zamrud"}
+    assert cities("perencana_2") == {"Kota Zamrud"}
+    for user in CITY_1_USERS:
+        assert cities(user) == {"Kota Uji"}, user
+
+
+def test_city_two_reaches_its_own_data(world):
+    """The marks the leak test looks for are there for city 2's own planner."""
+    planner = world.clients["perencana_2"]
+    for endpoint in ("/", f"/kelurahan/{KEL_X}", "/fasilitas", f"/unggah/{world.upload}",
+                     f"/api/kelurahan/{KEL_X}", "/api/facilities.geojson"):
+        response = planner.get(endpoint)
+        assert response.status_code == 200, endpoint
+        assert any(mark in response.get_data(as_text=True).lower() for mark in CITY_2_MARKS)
+    rejected = planner.get(f"/unggah/{world.upload}/ditolak.csv")
+    text = rejected.get_data(as_text=True)
+    rejected.close()
+    assert rejected.status_code == 200 and "rusak-zamrud" in text
+
+
+# --- a lurah or camat gets no geometry outside their area ----------------------------------------
+
+def _area(*codes: str) -> shapely.Geometry:
+    boxes = BOUNDARIES[CITY_1][1]
+    return shapely.union_all([shapely.box(*boxes[kode][3]) for kode in codes])
+
+
+def _features(client, url: str) -> list[shapely.Geometry]:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return [shapely.geometry.shape(f["geometry"]) for f in response.get_json()["features"]]
+
+
+def _outside(geometries: list[shapely.Geometry], area: shapely.Geometry, tolerance: float
+             ) -> list[str]:
+    allowed = area.buffer(tolerance)
+    return [geometry.wkt[:80] for geometry in geometries if not allowed.covers(geometry)]
+
+
+@pytest.mark.parametrize(("user", "codes"), [("lurah_a", (KEL_A,)),
+                                             ("camat", (KEL_A, KEL_B))])
+def test_api_geometries_stay_inside_the_area(world, user, codes):
+    client, area = world.clients[user], _area(*codes)
+    blank = [g for kode in codes
+             for g in _features(client, f"/api/kelurahan/{kode}/blankspots.geojson")]
+    facilities = _features(client, "/api/facilities.geojson")
+
+    assert blank and facilities  # a blank spot straddles each border; a TPS lies in A
+    assert _outside(blank, area, API_TOLERANCE) == []
+    assert _outside(facilities, area, API_TOLERANCE) == []
+    for kode in codes:
+        assert _outside(_features(client, f"/api/kelurahan/{kode}/blankspots.geojson"),
+                        _area(kode), API_TOLERANCE) == []
+
+
+def test_blank_spot_across_a_border_is_split_with_figures_per_kelurahan(world):
+    camat = world.clients["camat"]
+    pieces = {kode: camat.get(f"/api/kelurahan/{kode}/blankspots.geojson").get_json()
+              for kode in (KEL_A, KEL_B)}
+    ids = {kode: {f["properties"]["blank_spot_id"] for f in body["features"]}
+           for kode, body in pieces.items()}
+    assert ids[KEL_A] & ids[KEL_B]  # one blank spot, a piece on each side
+    for kode, body in pieces.items():
+        properties = [f["properties"] for f in body["features"]]
+        assert {p["kelurahan_kode"] for p in properties} == {kode}
+        figures = camat.get(f"/api/kelurahan/{kode}").get_json()
+        assert figures["kelurahan"]["blank_spots"] == len(properties)
+        assert figures["kelurahan"]["blank_spot_area_km2"] == pytest.approx(
+            sum(p["area_km2"] for p in properties))
+        assert [b["kelurahan_kode"] for b in figures["blank_spots"]] == [kode] * len(properties)
+
+
+_LON_LAT = re.compile(r"\[\s*(1\d\d\.\d+)\s*,\s*(-?\d{1,2}\.\d+)\s*\]")
+_LAT_LON = re.compile(r"\[\s*(-?\d{1,2}\.\d+)\s*,\s*(1\d\d\.\d+)\s*\]")
+
+
+def _map_points(html: str) -> list[shapely.Point]:
+    """Every coordinate pair of a map page: GeoJSON [lon, lat] and Leaflet [lat, lon]."""
+    pairs = [(float(x), float(y)) for x, y in _LON_LAT.findall(html)]
+    pairs += [(float(x), float(y)) for y, x in _LAT_LON.findall(html)]
+    return [shapely.Point(x, y) for x, y in pairs]
+
+
+@pytest.mark.parametrize(("user", "kode", "codes"), [("lurah_a", KEL_A, (KEL_A,)),
+                                                     ("camat", KEL_B, (KEL_A, KEL_B))])
+def test_kelurahan_map_draws_nothing_outside_the_area(world, user, kode, codes):
+    response = world.clients[user].get(f"/kelurahan/{kode}")
+    points = _map_points(response.get_data(as_text=True))
+
+    assert response.status_code == 200 and len(points) > 20
+    assert _outside(points, _area(kode), MAP_TOLERANCE) == []
+
+
+def test_kelurahan_layers_are_cut_to_the_kelurahan(world):
+    from webmap import analysis
+    from webmap.overviews import cached_overview
+
+    with world.app.app_context():
+        overview = cached_overview(CITY_1, None, None)
+        for kode in (KEL_A, KEL_B):
+            layers = analysis.kelurahan_layers(overview, kode)
+            shapes = [*layers["cells"].geometry, *layers["blank_spots"].geometry,
+                      *layers["facilities"].geometry,
+                      *shapely.points(layers["measurements_sample"][["longitude", "latitude"]]
+                                      .to_numpy())]
+            assert len(layers["blank_spots"]) and len(layers["cells"])
+            assert _outside(shapes, _area(kode), API_TOLERANCE) == []
