@@ -24,6 +24,11 @@ _CACHE_KEY = "petakota.overviews"
 _CACHE_SIZE = 16
 #: Values of ``?technology=`` meaning "every technology".
 _ALL = ("", "semua", "all")
+#: How many operators the filter of the city map and the dashboard lists when the app's
+#: ``FILTER_MAX_OPERATORS`` is not set: the most measured ones.  Beyond that the filter is a text
+#: field suggesting them, so that a city with thousands of operator names (typed by hand in a
+#: field app) does not send thousands of options with every page.
+FILTER_MAX_OPERATORS = 50
 
 
 def cached_overview(city_kode: str | None, operator: str | None, as_of: str | None, *,
@@ -90,6 +95,26 @@ def cached_surface_image(overview: analysis.CityOverview) -> maps.SurfaceImage |
     if ("surface.png",) not in overview.rendered:
         overview.rendered[("surface.png",)] = maps.surface_image(overview.signal_surface)
     return overview.rendered[("surface.png",)]
+
+
+def operator_choices(overview: analysis.CityOverview) -> dict[str, Any]:
+    """The operators the filter offers: ``listed`` (at most ``FILTER_MAX_OPERATORS``, the most
+    measured first, in name order) and ``more`` (whether the city has other operators too, in
+    which case the filter also takes any typed name)."""
+    limit = int(current_app.config.get("FILTER_MAX_OPERATORS", FILTER_MAX_OPERATORS))
+    key = ("operator choices", limit)
+    if key not in overview.rendered:
+        overview.rendered[key] = _most_measured(overview, limit)
+    return overview.rendered[key]
+
+
+def _most_measured(overview: analysis.CityOverview, limit: int) -> dict[str, Any]:
+    if len(overview.operators) <= limit:
+        return {"listed": list(overview.operators), "more": False}
+    counts = overview.data.measurements["operator"].value_counts()
+    counts = counts.reindex(list(overview.operators), fill_value=0)
+    top = counts.sort_values(ascending=False, kind="stable").index[:limit]
+    return {"listed": sorted(top), "more": True}
 
 
 def request_overview() -> tuple[dict[str, str | None], analysis.CityOverview]:

@@ -16,11 +16,17 @@ from geo.errors import NotFoundError
 from geo.settings import SIGNAL_CLASSES_DBM
 from webmap import analysis, maps
 from webmap.i18n import current_language
-from webmap.overviews import cached_surface_image, filter_args, request_overview
+from webmap.overviews import (
+    cached_surface_image,
+    filter_args,
+    operator_choices,
+    request_overview,
+)
 from webmap.permissions import ALL_ROLES, CITY_ROLES, require_kelurahan_access, require_role
 
 
 bp = Blueprint("pages", __name__)
+bp.add_app_template_global(operator_choices)  # the filters of the map and the dashboard
 
 def status_label(status: str) -> str:
     """A kelurahan's quick-win status (see :data:`maps.KELURAHAN_STATUSES`) in the user's language."""
