@@ -17,7 +17,7 @@ $(CATALOG).mo: $(CATALOG).po | $(VENV)/.runtime
 # After changing texts: re-extract them and merge into the catalog (then translate what is new).
 translations: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F webmap/babel.cfg -k _l -k N_ --no-location --sort-output \
-		--project petakota -o webmap/translations/messages.pot webmap
+		--project petakota -o webmap/translations/messages.pot webmap geo
 	$(BIN)/pybabel update --no-fuzzy-matching -i webmap/translations/messages.pot \
 		-d webmap/translations -D messages
 

@@ -2,11 +2,21 @@
 
 Every error carries a message a user can act on.  Validation errors also carry the individual
 problems (file, row, column, value, reason) so that a report can list all of them at once.
+
+Messages meant for field teams are written in Indonesian, the interface's default language, as a
+template marked with :func:`N_` (``InputFileError.translatable(N_("'%(file)s' kosong."),
+file=name)``): ``message`` is the Indonesian text, and ``template`` and ``params`` let the web layer
+show it in the user's language from the translation catalogue (``webmap.errors.user_message``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
+
+
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention, a keyword of the extractor)
+    """Mark an Indonesian message template for the translation catalogue; return it unchanged."""
+    return text
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,22 @@ class Problem:
 class PetakotaError(Exception):
     """Base class of all petakota errors; ``str(err)`` is safe to show to a user."""
 
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(self, message: str, problems: list[Problem] | None = None, *,
+                 template: str | None = None, params: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.problems = list(problems or [])
+        self.template = template
+        self.params = dict(params or {})
+
+    @classmethod
+    def translatable(cls, template: str, problems: list[Problem] | None = None,
+                     **params: Any) -> Self:
+        """The error with the message ``template % params`` (Indonesian), kept translatable.
+
+        ``template`` is a text marked with :func:`N_` using ``%(name)s`` placeholders.
+        """
+        return cls(template % params, problems, template=template, params=params)
 
     def __str__(self) -> str:
         if not self.problems:

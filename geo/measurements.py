@@ -43,7 +43,7 @@ import shapely
 
 from geo import settings
 from geo.csv_safety import neutralize_formula, neutralize_frame
-from geo.errors import InputFileError, Problem
+from geo.errors import N_, InputFileError, Problem
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -51,11 +51,14 @@ __all__ = [
     "MeasurementChunk",
     "MeasurementReader",
     "TileBatch",
+    "byte_size",
+    "check_upload_size",
     "detect_format",
     "read_measurements",
     "ookla_period",
     "read_ookla_tiles",
     "template_csv",
+    "upload_too_large",
 ]
 
 #: Columns of the canonical measurement CSV, in the order of the template.
@@ -148,21 +151,27 @@ _SIGNAL_MEASURE = {"5G": "RSRP", "4G": "RSRP", "3G": "RSCP", "2G": "RSSI"}
 _GENERATIONS = ("2G", "3G", "4G", "5G")
 _NO_TECHNOLOGY = -1
 _SNIFF_BYTES = 64 * 1024
+#: A line longer than this that the parser cannot read is named in the error (a measurement row
+#: is a few hundred bytes; the parser's blocks are 1 MiB).
+_LONG_LINE_BYTES = 1 << 20
 _PADDING = "__petakota_padding_"
 _MIN_TIMESTAMP_CHARS = len("2024-03-01T08:00")
 _ZONE_PATTERN = r"(?i)(z|[+-]\d\d(:?\d\d)?)$"
 _NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _QUADKEY_PATTERN = r"^[0-3]{1,23}$"
+#: What a file is when it starts with these bytes (format names, the same in every language).
 _BINARY_SIGNATURES = {
-    b"\x89PNG": "a PNG image",
-    b"PK\x03\x04": "a ZIP archive or an Excel workbook (.xlsx)",
-    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
-    b"%PDF": "a PDF document",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive",
-    b"SQLite format 3": "an SQLite database",
+    b"\x89PNG": "PNG",
+    b"PK\x03\x04": "ZIP / Excel .xlsx",
+    b"\xd0\xcf\x11\xe0": "Excel .xls",
+    b"%PDF": "PDF",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"\x1f\x8b": "gzip",
+    b"SQLite format 3": "SQLite / GeoPackage",
 }
+#: Text formats recognised by their first non-blank character.
+_TEXT_SIGNATURES = {b"{": "JSON / GeoJSON", b"[": "JSON", b"<": "XML / HTML / KML"}
 
 
 @dataclass
@@ -588,11 +597,12 @@ class _SwapCount:
         share = self.swapped / self.rows
         if share >= settings.SWAPPED_COORDINATE_SHARE and self.example is not None:
             lat, lon = self.example
-            raise InputFileError(
-                f"'{source}': latitude and longitude look swapped for the whole file ({share:.0%} "
-                f"of the rows have a 'latitude' of {lat:g}, beyond 90 degrees, and a "
-                f"'longitude' of {lon:g}). Exchange the two column names and upload again; "
-                "nothing was stored.")
+            raise InputFileError.translatable(
+                N_("File '%(file)s': kolom lintang dan bujur tampaknya tertukar di seluruh file "
+                   "(%(share)s baris punya 'latitude' %(lat)s, di luar 90 derajat, dan "
+                   "'longitude' %(lon)s). Tukar kedua nama kolom lalu unggah lagi; tidak ada "
+                   "yang disimpan."),
+                file=source, share=f"{share:.0%}", lat=f"{lat:g}", lon=f"{lon:g}")
 
 
 def read_columns(path: str | Path, *, source_name: str | None = None) -> list[str]:
@@ -606,11 +616,11 @@ def read_columns(path: str | Path, *, source_name: str | None = None) -> list[st
     path = Path(path)
     source = source_name or path.name
     if not path.is_file():
-        raise InputFileError(f"'{source}' does not exist.")
+        raise _missing_file(source)
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if not head:
-        raise InputFileError(f"'{source}' is empty (0 bytes).")
+        raise _empty_file(source)
     _check_text(head, source)
     header, _ = _first_lines(head, source)
     fields = [name.strip() for name in _split_line(header, _sniff_delimiter(header), source)]
@@ -676,8 +686,10 @@ def ookla_period(label: str | None) -> str | None:
         return f"{month[1]}-{month[2]}"
     if re.fullmatch(r"\d{4}", text):
         return text
-    raise InputFileError(f"Ookla period '{text[:40]}' is not understood: write the quarter the "
-                         "tiles describe as 2022-Q3 (or a month as 2022-07, or a year as 2022).")
+    raise InputFileError.translatable(
+        N_("Periode Ookla '%(period)s' tidak dikenali: tulis kuartal yang digambarkan tile "
+           "sebagai 2022-Q3 (atau bulan sebagai 2022-07, atau tahun sebagai 2022)."),
+        period=text[:40])
 
 
 def detect_format(columns: list[str], *, source: str | None = None) -> str:
@@ -760,15 +772,20 @@ class _CsvText:
         buffer = pa.py_buffer(self.data)
         before = 1  # lines before the part: the header
         for start, stop in self._bounds(rows):
-            table, broken = _parse_csv(buffer.slice(start, stop - start), self.names,
-                                       self.delimiter, self.source)
+            try:
+                table, broken = _parse_csv(buffer.slice(start, stop - start), self.names,
+                                           self.delimiter, self.source)
+            except InputFileError as error:
+                raise _long_line_error(self, start, stop, before) or error
             yield _tidy_part(table.select(self.names[:self.named]), broken, self, before)
             before += table.num_rows + len(broken)
 
     def join(self, parts: list[_RawTable]) -> _RawTable:
         """The whole file from its parts; refuse a file without data rows."""
         if not any(part.size or part.broken for part in parts):
-            raise InputFileError(f"'{self.source}' has a header but no data rows.")
+            raise InputFileError.translatable(
+                N_("File '%(file)s' hanya berisi baris judul kolom, tanpa baris data."),
+                file=self.source)
         table = pa.concat_tables([part.table for part in parts])
         rows = np.concatenate([part.rows for part in parts])
         broken = [line for part in parts for line in part.broken]
@@ -804,12 +821,13 @@ def _open_csv(path: str | Path, *, source_name: str | None, data: bytes | None =
     source = source_name or path.name
     if data is None:
         data = _read_bytes(path, source)
-    else:
-        _check_size(len(data), source)
+    elif not data:  # content given: its size was the caller's to check (webmap: MAX_UPLOAD_BYTES)
+        raise _empty_file(source)
     head = data[:_SNIFF_BYTES]
     _check_text(head, source)
     header, first_row = _first_lines(head, source)
     _check_utf8(data, source)
+    _check_nul(data, source)
     delimiter = _sniff_delimiter(header)
     names, named = _column_names(header, first_row, delimiter, source)
     end = re.search(rb"\r\n|\r|\n", head)
@@ -821,33 +839,120 @@ def _open_csv(path: str | Path, *, source_name: str | None, data: bytes | None =
 def _read_bytes(path: Path, source: str) -> bytes:
     """Return the content of the file, after checking that it exists and its size."""
     if not path.is_file():
-        raise InputFileError(f"'{source}' does not exist.")
+        raise _missing_file(source)
     _check_size(path.stat().st_size, source)
     return path.read_bytes()
+
+
+def _missing_file(source: str) -> InputFileError:
+    return InputFileError.translatable(N_("File '%(file)s' tidak ditemukan."), file=source)
+
+
+def _empty_file(source: str) -> InputFileError:
+    return InputFileError.translatable(N_("File '%(file)s' kosong (0 byte)."), file=source)
 
 
 def _check_size(size: int, source: str) -> None:
     """Refuse an empty file and one over the upload limit."""
     if size == 0:
-        raise InputFileError(f"'{source}' is empty (0 bytes).")
-    limit = settings.MAX_UPLOAD_BYTES
+        raise _empty_file(source)
+    check_upload_size(size, source)
+
+
+def check_upload_size(size: int, source: str, *, limit: int | None = None) -> None:
+    """Refuse a file larger than the upload limit (the web upload's 413 says the same).
+
+    Parameters
+    ----------
+    size
+        Size of the file in bytes.
+    source
+        File name for the message.
+    limit
+        Largest size accepted, in bytes (default ``settings.MAX_UPLOAD_BYTES``).
+
+    Raises
+    ------
+    InputFileError
+        If ``size`` is over the limit: "File 'x.csv' terlalu besar (600 MiB): batas unggah
+        512 MiB. Bagi menjadi beberapa file yang lebih kecil."
+    """
+    limit = settings.MAX_UPLOAD_BYTES if limit is None else int(limit)
     if size > limit:
-        raise InputFileError(f"'{source}' is {size / 1e6:.1f} MB, more than the limit of "
-                             f"{limit / 1e6:.1f} MB; split it into smaller files.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' terlalu besar (%(size)s): batas unggah %(limit)s. Bagi menjadi "
+               "beberapa file yang lebih kecil."),
+            file=source, size=byte_size(size), limit=byte_size(limit))
+
+
+def upload_too_large(limit: int) -> InputFileError:
+    """The error for an upload refused before its name and size are known (HTTP 413)."""
+    return InputFileError.translatable(
+        N_("File ini terlalu besar: batas unggah %(limit)s. Bagi menjadi beberapa file yang "
+           "lebih kecil."), limit=byte_size(limit))
+
+
+def byte_size(size: float) -> str:
+    """A size for people: ``512 MiB``, ``1.5 MiB``, ``64 KiB``, ``20 byte``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value == round(value) else f"{value:.1f} {unit}"
+    return f"{size:.0f} byte"
 
 
 def _check_text(head: bytes, source: str) -> None:
-    """Reject binary content (images, archives, workbooks) and UTF-16 text."""
+    """Reject binary content (images, archives, workbooks), JSON/XML and UTF-16 text."""
     for signature, kind in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
-            raise InputFileError(f"'{source}' is not a CSV file: it looks like {kind}. Export the "
-                                 "data as CSV (comma-separated, UTF-8) and upload that.")
+            raise _not_csv(source, kind)
+    for signature, kind in _TEXT_SIGNATURES.items():
+        if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(signature):
+            raise _not_csv(source, kind)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputFileError(f"'{source}' is UTF-16 text; save it as 'CSV UTF-8' and upload again.")
-    nul = head.find(b"\x00")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' tersimpan sebagai teks UTF-16; simpan ulang sebagai 'CSV UTF-8' "
+               "lalu unggah lagi."), file=source)
+    order = _utf16_without_bom(head)
+    if order:
+        raise InputFileError.translatable(
+            N_("File '%(file)s' tampaknya teks UTF-16 (%(order)s) tanpa BOM; simpan ulang "
+               "sebagai 'CSV UTF-8' lalu unggah lagi."), file=source, order=order)
+    _check_nul(head, source)
+
+
+def _not_csv(source: str, kind: str) -> InputFileError:
+    return InputFileError.translatable(
+        N_("File '%(file)s' bukan file CSV: isinya berformat %(kind)s. Ekspor datanya sebagai "
+           "CSV (dipisah koma, UTF-8) lalu unggah file itu."), file=source, kind=kind)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``"little-endian"`` or ``"big-endian"`` when the text looks like UTF-16 without a BOM.
+
+    Text in a Latin script written as UTF-16 has a NUL byte in every other position (the high
+    byte of each character): at odd offsets in little-endian, at even ones in big-endian.
+    """
+    sample = head[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    odd, even = sample[1::2].count(0) / pairs, sample[0::2].count(0) / pairs
+    if odd >= 0.5 and even <= 0.1:
+        return "little-endian"
+    if even >= 0.5 and odd <= 0.1:
+        return "big-endian"
+    return None
+
+
+def _check_nul(data: bytes, source: str) -> None:
+    """Refuse a NUL byte anywhere: no text file holds one, and PostgreSQL cannot store it."""
+    nul = data.find(b"\x00")
     if nul >= 0:
-        raise InputFileError(f"'{source}' is not a CSV file: it contains binary data "
-                             f"(a NUL byte at offset {nul}).")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' bukan file teks CSV: berisi data biner (byte NUL) pada baris "
+               "%(line)s, posisi byte %(offset)s."),
+            file=source, line=data.count(b"\n", 0, nul) + 1, offset=nul)
 
 
 def _first_lines(head: bytes, source: str) -> tuple[str, str | None]:
@@ -855,11 +960,14 @@ def _first_lines(head: bytes, source: str) -> tuple[str, str | None]:
     start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     lines = re.split(rb"\r\n|\r|\n", head[start:], maxsplit=2)
     if len(lines) == 1 and len(head) == _SNIFF_BYTES:
-        raise InputFileError(f"'{source}' is not a CSV file: its first line is longer than "
-                             f"{_SNIFF_BYTES // 1024} KiB.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' bukan file CSV: baris pertamanya (judul kolom) lebih panjang "
+               "dari %(size)s."), file=source, size=byte_size(_SNIFF_BYTES))
     header = _decode_header(lines[0], source, offset=start)
     if not header.strip():
-        raise InputFileError(f"'{source}': the first line is empty; it must hold the column names.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s': baris pertama kosong; baris itu harus berisi nama-nama kolom."),
+            file=source)
     complete = len(lines) == 3 or len(head) < _SNIFF_BYTES
     first_row = lines[1].decode("utf-8", "replace") if len(lines) > 1 and complete else None
     return header, first_row
@@ -892,7 +1000,8 @@ def _column_names(
     while fields and not fields[-1]:
         fields.pop()
     if not fields:
-        raise InputFileError(f"'{source}': the first line holds no column names.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s': baris pertama tidak berisi nama kolom."), file=source)
     width = len(fields)
     extra = _split_line(first_row, delimiter, source)[width:] if first_row is not None else []
     if extra and not any(value.strip() for value in extra):
@@ -906,7 +1015,9 @@ def _split_line(line: str, delimiter: str, source: str) -> list[str]:
     try:
         return next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error as err:
-        raise InputFileError(f"'{source}': the first lines cannot be read as CSV ({err}).") from err
+        raise InputFileError.translatable(
+            N_("File '%(file)s': baris-baris pertamanya tidak dapat dibaca sebagai CSV "
+               "(%(detail)s)."), file=source, detail=str(err)) from err
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -951,16 +1062,53 @@ def _parse_csv(
 
 def _csv_error(source: str, err: Exception) -> InputFileError:
     """Turn a parser error into a message for the user."""
-    detail = str(err).replace("CSV parse error: ", "").splitlines()[0]
-    return InputFileError(f"'{source}' cannot be read as CSV: {detail}.")
+    detail = str(err).replace("CSV parse error: ", "").splitlines()[0][:200]
+    return InputFileError.translatable(
+        N_("File '%(file)s' tidak dapat dibaca sebagai CSV: %(detail)s."), file=source,
+        detail=detail)
+
+
+def _long_line_error(text: _CsvText, start: int, stop: int, before: int) -> InputFileError | None:
+    """Name the over-long line of a part the parser could not read (it says "straddling object").
+
+    Returns ``None`` when the part has no line longer than :data:`_LONG_LINE_BYTES` (the parser
+    failed for another reason).  Only runs on that error path: the part is scanned once, a
+    window at a time, so memory stays bounded.
+    """
+    longest, longest_start, line_start, position = 0, start, start, start
+    for end in _line_ends(text.data, start, stop):
+        if end - line_start > longest:
+            longest, longest_start = end - line_start, line_start
+        line_start = end + 1
+        position = end
+    if stop - line_start > longest:
+        longest, longest_start = stop - line_start, line_start
+    del position
+    if longest <= _LONG_LINE_BYTES:
+        return None
+    line = before + 1 + text.data.count(b"\n", start, longest_start)
+    return InputFileError.translatable(
+        N_("File '%(file)s': baris %(line)s panjangnya %(size)s, padahal satu baris log "
+           "pengukuran hanya beberapa ratus byte (batas %(limit)s per baris) - mungkin ini bukan "
+           "log pengukuran, atau ada tanda kutip yang tidak ditutup?"),
+        file=text.source, line=line, size=byte_size(longest), limit=byte_size(_LONG_LINE_BYTES))
+
+
+def _line_ends(data: bytes, start: int, stop: int, window: int = 1 << 22) -> Iterator[int]:
+    """Offsets of the line breaks in ``data[start:stop]``, found a window at a time."""
+    for offset in range(start, stop, window):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(window, stop - offset),
+                              offset=offset)
+        yield from (np.flatnonzero(chunk == 10) + offset).tolist()
 
 
 def _encoding_error(source: str, offset: int, line: int, byte: int) -> InputFileError:
     """Say where the file stops being UTF-8 and how to fix it."""
-    return InputFileError(
-        f"'{source}' is not UTF-8 text: byte 0x{byte:02X} at offset {offset} (line {line}) cannot "
-        "be decoded. Save the file as 'CSV UTF-8' (Excel: Save As > CSV UTF-8) and upload it "
-        "again.")
+    return InputFileError.translatable(
+        N_("File '%(file)s' bukan teks UTF-8: byte 0x%(byte)s pada posisi %(offset)s (baris "
+           "%(line)s) tidak dapat dibaca. Simpan ulang sebagai 'CSV UTF-8' (Excel: Save As > "
+           "CSV UTF-8) lalu unggah lagi."),
+        file=source, byte=f"{byte:02X}", offset=offset, line=line)
 
 
 def _check_utf8(data: bytes, source: str) -> None:
@@ -1040,12 +1188,19 @@ def _detect(columns: list[str], *, source: str | None) -> str:
         return "gnettrack"
     if _first_alias(keys, "latitude") and _first_alias(keys, "longitude"):
         return "canonical"
-    where = f"'{source}': " if source else ""
-    raise InputFileError(
-        f"{where}the columns do not match a known layout. Found: {', '.join(columns[:40])}. "
-        f"Expected the canonical columns ({', '.join(CANONICAL_COLUMNS)}), a G-NetTrack log "
-        "(Timestamp, Longitude, Latitude, NetworkMode or NetworkTech, RSRP or Level) or Ookla "
-        f"tiles ({', '.join(OOKLA_COLUMNS)}). See docs/measurement-csv.md.")
+    raise InputFileError.translatable(
+        N_("File '%(file)s': kolom-kolomnya tidak cocok dengan format yang dikenal. Ditemukan: "
+           "%(found)s. Yang diharapkan: kolom kanonik (%(canonical)s), log G-NetTrack "
+           "(Timestamp, Longitude, Latitude, NetworkMode atau NetworkTech, RSRP atau Level) atau "
+           "tile Ookla (%(ookla)s). Lihat docs/measurement-csv.md."),
+        file=source or "", found=_column_list(columns), canonical=", ".join(CANONICAL_COLUMNS),
+        ookla=", ".join(OOKLA_COLUMNS))
+
+
+def _column_list(columns: list[str]) -> str:
+    """The first 40 column names, each cut to 40 characters, for a message."""
+    names = [name if len(name) <= 40 else name[:39] + "…" for name in columns[:40]]
+    return ", ".join(names) + (", …" if len(columns) > 40 else "")
 
 
 def _is_gnettrack(keys: set[str]) -> bool:
@@ -1065,8 +1220,9 @@ def _measurement_format(raw: _RawTable, requested: str) -> str:
         return requested
     kind = _detect(raw.columns, source=raw.source)
     if kind == "ookla":
-        raise InputFileError(f"'{raw.source}' holds Ookla performance tiles, not measurements; "
-                             "import it as Ookla tiles.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' berisi tile kinerja Ookla, bukan pengukuran; unggah dengan "
+               "format Ookla (tile)."), file=raw.source)
     return kind
 
 
@@ -1082,9 +1238,11 @@ def _resolve_columns(
     missing = [wanted for wanted in required if found[wanted] is None]
     if missing:
         expected = "; ".join(f"{m} ({' / '.join(aliases[m])})" for m in missing)
-        raise InputFileError(
-            f"'{raw.source}' is missing required columns: {', '.join(missing)}. Accepted names: "
-            f"{expected}. Found: {', '.join(raw.columns[:40])}.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' tidak memiliki kolom wajib: %(missing)s. Nama yang diterima: "
+               "%(expected)s. Ditemukan: %(found)s."),
+            file=raw.source, missing=", ".join(missing), expected=expected,
+            found=_column_list(raw.columns))
     return {wanted: name for wanted, name in found.items() if name is not None}
 
 
@@ -1095,10 +1253,10 @@ def _measurement_columns(raw: _RawTable, kind: str) -> dict[str, str]:
                                                          "technology", "signal_dbm"))
     names = _resolve_columns(raw, COLUMN_ALIASES, REQUIRED_COLUMNS)
     if "signal_dbm" not in names and "no_service" not in names:
-        raise InputFileError(
-            f"'{raw.source}' is missing required columns: signal_dbm or no_service (a file needs "
-            f"the signal in dBm, or a no_service column when it only records places without "
-            f"service). Found: {', '.join(raw.columns[:40])}.")
+        raise InputFileError.translatable(
+            N_("File '%(file)s' tidak memiliki kolom wajib: signal_dbm atau no_service (file "
+               "perlu sinyal dalam dBm, atau kolom no_service bila hanya mencatat tempat tanpa "
+               "layanan). Ditemukan: %(found)s."), file=raw.source, found=_column_list(raw.columns))
     return names
 
 

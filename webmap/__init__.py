@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
     if test_config:
         app.config.from_mapping(test_config)
+    _derive_request_limit(app.config)
 
     from webmap import (admin, api, auth, cli, cli_layers, cli_users, dashboard, db, errors,
                         facility_pages, home, i18n, layer_pages, overviews, pages, uploads)
@@ -79,14 +80,32 @@ def _buffer_static_files(response: Response) -> Response:
 
 
 def _defaults(instance: Path) -> dict[str, Any]:
+    from geo import settings
+
     return {
         "SECRET_KEY": _secret_key(instance),
         "DATABASE_URL": f"sqlite:///{instance / 'petakota.db'}",
         "ARCHIVE_DIR": str(instance / "archive"),
-        "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        "MAX_UPLOAD_BYTES": settings.MAX_UPLOAD_BYTES,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
+
+
+#: Room for the rest of an upload form (boundary lines, CSRF token, format) beside the file.
+UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def _derive_request_limit(config: dict[str, Any]) -> None:
+    """One upload limit, ``MAX_UPLOAD_BYTES``, for the web, the CLI and the docs.
+
+    Flask's request limit ``MAX_CONTENT_LENGTH`` follows from it (plus the form around the file)
+    unless a configuration sets it explicitly; the ingest checks the file itself against
+    ``MAX_UPLOAD_BYTES``, so both refuse a file over it with the same message.
+    """
+    config["MAX_UPLOAD_BYTES"] = int(config["MAX_UPLOAD_BYTES"])
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + UPLOAD_FORM_OVERHEAD_BYTES
 
 
 def _secret_key(instance: Path) -> str:

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
 def _options(city: str | None, uploader: str, **extra: Any) -> ingest.IngestOptions:
     return ingest.IngestOptions(archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
                                 uploaded_by=uploader, city_kode=city, progress=_progress_bar(),
+                                max_upload_bytes=current_app.config["MAX_UPLOAD_BYTES"],
                                 extra={k: v for k, v in extra.items() if v is not None})
 
 

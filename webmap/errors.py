@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import CRSError, InputFileError, NotFoundError, PetakotaError
+from geo.measurements import upload_too_large
 from webmap.permissions import ForbiddenError, UnauthorizedError, is_api_request
 
 _STATUS = {NotFoundError: 404, InputFileError: 422, CRSError: 422, ForbiddenError: 403,
@@ -23,6 +24,23 @@ def _title(status: int) -> str:
                 status, _("Permintaan tidak dapat dipenuhi"))
 
 
+def user_message(error: PetakotaError) -> str:
+    """The error's message in the user's language.
+
+    Errors raised with :meth:`~geo.errors.PetakotaError.translatable` carry their Indonesian
+    template and its values, looked up in the translation catalogue; others keep their text.
+    """
+    if not error.template:
+        return error.message
+    return _(error.template, **error.params)
+
+
+def upload_limit(app: Flask) -> int:
+    """Largest file accepted, in bytes: ``MAX_UPLOAD_BYTES`` (or a smaller request limit)."""
+    limits = [app.config.get("MAX_UPLOAD_BYTES"), app.config.get("MAX_CONTENT_LENGTH")]
+    return int(min(limit for limit in limits if limit))
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer domain errors with their user-safe message and a fitting status code."""
 
@@ -31,9 +49,10 @@ def register_error_handlers(app: Flask) -> None:
         status = next((code for cls, code in _STATUS.items() if isinstance(error, cls)), 400)
         app.logger.info("request failed: %s", error)
         problems = [p.as_dict() for p in error.problems]
+        message = user_message(error)
         if is_api_request():
-            return jsonify({"error": error.message, "problems": problems}), status
-        return render_template("error.html", title=_title(status), message=error.message,
+            return jsonify({"error": message, "problems": problems}), status
+        return render_template("error.html", title=_title(status), message=message,
                                problems=[str(p) for p in error.problems]), status
 
     @app.errorhandler(CSRFError)
@@ -48,10 +67,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def _too_large(error: HTTPException):
-        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-        size = f"{limit / 2**20:.0f} MiB" if limit >= 2**20 else f"{limit / 1024:.0f} KiB"
-        message = _("File terlalu besar: batasnya %(size)s. Bagi file menjadi beberapa bagian.",
-                    size=size)
+        message = user_message(upload_too_large(upload_limit(app)))
+        app.logger.info("request refused: %s", message)
         if is_api_request():
             return jsonify({"error": message}), 413
         return message, 413
+

@@ -28,12 +28,12 @@ from pandas.core.util.hashing import combine_hash_arrays
 
 from geo import settings
 from geo.boundaries import read_boundaries
-from geo.errors import InputFileError, Problem
+from geo.errors import N_, InputFileError, Problem
 from geo.h3_cells import CellIndexer
 from geo.facilities import read_facilities
 from geo.kelurahan_lookup import KelurahanIndex, build_kelurahan_index
-from geo.measurements import (MeasurementChunk, MeasurementReader, detect_format, read_columns,
-                              read_ookla_tiles)
+from geo.measurements import (MeasurementChunk, MeasurementReader, check_upload_size,
+                              detect_format, read_columns, read_ookla_tiles)
 from geo.projection import utm_crs_for
 from webmap import store
 from webmap.archive import ArchivedFile, archive_file, archive_folder
@@ -51,6 +51,7 @@ class IngestOptions:
     city_kode: str | None = None
     now: datetime | None = None
     progress: Callable[[int, int], Progress] | None = None  # (total, unit) -> advance callback
+    max_upload_bytes: int | None = None  # largest file accepted (None: settings.MAX_UPLOAD_BYTES)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,7 +145,7 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     ``rows = accepted + rejected + duplicates``.
     """
     path = Path(path)
-    _check_size(path)
+    _check_size(path, options)
     name = options.extra.get("original_name")
     source = name or path.name
     data = path.read_bytes()  # read once: archived, hashed and parsed from memory
@@ -194,13 +195,12 @@ def _earlier_upload(engine: Engine, archived: ArchivedFile, city: dict, kind: st
     return None if previous is None else _already_ingested(previous, archived)
 
 
-def _check_size(path: Path) -> None:
+def _check_size(path: Path, options: IngestOptions) -> None:
+    """Refuse a missing file, and one over the upload limit (the message the web's 413 gives)."""
+    source = options.extra.get("original_name") or path.name
     if not path.is_file():
-        raise InputFileError(f"{path.name}: file not found.")
-    size = path.stat().st_size
-    if size > settings.MAX_UPLOAD_BYTES:
-        raise InputFileError(f"{path.name}: the file is {size / 2**20:.0f} MiB, larger than the "
-                             f"limit of {settings.MAX_UPLOAD_BYTES / 2**20:.0f} MiB; split it.")
+        raise InputFileError.translatable(N_("File '%(file)s' tidak ditemukan."), file=source)
+    check_upload_size(path.stat().st_size, source, limit=options.max_upload_bytes)
 
 
 def _already_ingested(previous: dict, archived: ArchivedFile) -> dict[str, Any]:

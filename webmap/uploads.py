@@ -23,6 +23,7 @@ from geo.errors import CRSError, InputFileError, NotFoundError
 from webmap import store
 from webmap.archive import client_file_name
 from webmap.db import get_engine
+from webmap.errors import upload_limit, user_message
 from webmap.i18n import number
 from webmap.ingest import IngestOptions, ingest_measurements
 from webmap.models import Upload
@@ -138,7 +139,7 @@ def _form(*, error: str | None = None, info: str | None = None, status: int = 20
 
 
 def _max_mib() -> int:
-    return int((current_app.config.get("MAX_CONTENT_LENGTH") or 0) / 2**20)
+    return int(upload_limit(current_app) / 2**20)
 
 
 # --- views ----------------------------------------------------------------------------------------
@@ -165,7 +166,8 @@ def upload_file():
                      selected=selected, period=period)
     original = client_file_name(upload.filename or "", "unggahan.csv")
     options = IngestOptions(archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
-                            uploaded_by=scope.username or "web", city_kode=scope.city_kode)
+                            uploaded_by=scope.username or "web", city_kode=scope.city_kode,
+                            max_upload_bytes=upload_limit(current_app))
     options.extra["original_name"] = original
     try:
         with tempfile.TemporaryDirectory(prefix="petakota-upload-") as folder:
@@ -175,8 +177,8 @@ def upload_file():
                                          period=period or None)
     except (InputFileError, CRSError, NotFoundError) as error:
         current_app.logger.info("upload of %s by %s refused: %s", original, scope.username, error)
-        return _form(error=_("File tidak dapat diproses: %(reason)s", reason=error.message),
-                     status=422,
+        return _form(error=_("File tidak dapat diproses: %(reason)s",
+                             reason=user_message(error)), status=422,
                      selected=selected, period=period)
     if report.get("already_ingested"):
         message = _("File '%(name)s' sudah pernah diunggah (unggahan %(id)s); "

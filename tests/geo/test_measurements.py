@@ -367,19 +367,23 @@ def test_source_name_is_used_in_problems_and_errors(tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "is empty (0 bytes)"),
-    (HEADER.encode() + b"\n", "no data rows"),
-    (HEADER.encode() + b"\n\n\n", "no data rows"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(40), "looks like a PNG image"),
-    (b"PK\x03\x04" + bytes(40), "ZIP archive or an Excel workbook"),
-    (b"\xff\xfel\x00a\x00t\x00", "UTF-16"),
-    (b"latitude,longitude\x00\x01\x02", "binary data"),
-    (b"\n1,2,3\n", "first line is empty"),
+    (b"", "kosong (0 byte)"),
+    (HEADER.encode() + b"\n", "tanpa baris data"),
+    (HEADER.encode() + b"\n\n\n", "tanpa baris data"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(40), "bukan file CSV: isinya berformat PNG"),
+    (b"PK\x03\x04" + bytes(40), "bukan file CSV: isinya berformat ZIP / Excel .xlsx"),
+    (b"SQLite format 3\x00" + bytes(40), "berformat SQLite / GeoPackage"),
+    (b'{"type": "FeatureCollection", "features": []}\n', "berformat JSON / GeoJSON"),
+    (b"\xff\xfel\x00a\x00t\x00", "teks UTF-16; simpan ulang sebagai 'CSV UTF-8'"),
+    (b"latitude,longitude\x00\x01\x02", "berisi data biner (byte NUL) pada baris 1, posisi "
+                                         "byte 18"),
+    (b"\n1,2,3\n", "baris pertama kosong"),
     ((HEADER + "\n1.6,101.4,2024-03-01T08:00:00,Caf\xe9,4G,-95,\n").encode("latin-1"),
-     f"not UTF-8 text: byte 0xE9 at offset {len(HEADER) + 34} (line 2)"),
-    (b"a,b,c\n1,2,3\n", "do not match a known layout. Found: a, b, c. Expected"),
-    (b"lat,lon\n1,2\n", "missing required columns: timestamp, technology"),
-    (b"lat,lon,time,tech\n1,2,2024-03-01T08:00:00,4G\n", "signal_dbm or no_service"),
+     f"bukan teks UTF-8: byte 0xE9 pada posisi {len(HEADER) + 34} (baris 2)"),
+    (b"a,b,c\n1,2,3\n", "tidak cocok dengan format yang dikenal. Ditemukan: a, b, c. Yang "
+                         "diharapkan"),
+    (b"lat,lon\n1,2\n", "tidak memiliki kolom wajib: timestamp, technology"),
+    (b"lat,lon,time,tech\n1,2,2024-03-01T08:00:00,4G\n", "signal_dbm atau no_service"),
 ])
 def test_file_problems(tmp_path, content, message):
     with pytest.raises(InputFileError) as caught:
@@ -388,23 +392,67 @@ def test_file_problems(tmp_path, content, message):
     assert "upload.csv" in str(caught.value)
 
 
+def test_file_errors_keep_their_template_for_translation(tmp_path):
+    with pytest.raises(InputFileError) as caught:
+        read(tmp_path, b"")
+    error = caught.value
+    assert error.template == "File '%(file)s' kosong (0 byte)."
+    assert error.params == {"file": "upload.csv"}
+    assert error.template % error.params == error.message
+
+
+@pytest.mark.parametrize("encoding, order", [("utf-16-le", "little-endian"),
+                                             ("utf-16-be", "big-endian")])
+def test_utf16_without_bom_is_named(tmp_path, encoding, order):
+    with pytest.raises(InputFileError) as caught:
+        read(tmp_path, lines(GOOD, GOOD).encode(encoding))
+    assert str(caught.value) == (f"File 'upload.csv' tampaknya teks UTF-16 ({order}) tanpa BOM; "
+                                 "simpan ulang sebagai 'CSV UTF-8' lalu unggah lagi.")
+
+
+def test_nul_byte_after_the_first_block_is_refused_with_its_line(tmp_path):
+    text = lines(*[GOOD] * 2000).encode() + b"1.6,101.4,2024-03-01T08:00:00,T\x00,4G,-95,\n"
+    with pytest.raises(InputFileError, match="byte NUL\\) pada baris 2002"):
+        read(tmp_path, text)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_ten_megabyte_field_names_its_line_not_the_parser(tmp_path, quoted):
+    value = "x" * 10_000_000
+    field = f'"{value}"' if quoted else value
+    text = lines(GOOD, f"1.6,101.4,2024-03-01T08:00:00,{field},4G,-95,", GOOD)
+    with pytest.raises(InputFileError) as caught:
+        read(tmp_path, text)
+    message = str(caught.value)
+    assert "straddl" not in message
+    assert message.startswith("File 'upload.csv': baris 3 panjangnya 9.5 MiB")
+    assert "bukan log pengukuran" in message
+
+
 def test_missing_file(tmp_path):
-    with pytest.raises(InputFileError, match="'nothing.csv' does not exist"):
+    with pytest.raises(InputFileError, match="File 'nothing.csv' tidak ditemukan"):
         read_measurements(tmp_path / "nothing.csv")
 
 
 def test_too_large_file(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "MAX_UPLOAD_BYTES", 100)
-    with pytest.raises(InputFileError, match="more than the limit"):
+    with pytest.raises(InputFileError,
+                       match=r"terlalu besar \(242 byte\): batas unggah 100 byte\. Bagi"):
         read(tmp_path, lines(GOOD, GOOD, GOOD))
 
 
 def test_unknown_layout_lists_expected_columns():
     with pytest.raises(InputFileError) as caught:
         detect_format(["foo", "bar"])
-    assert "Found: foo, bar" in str(caught.value)
+    assert "Ditemukan: foo, bar" in str(caught.value)
     for expected in ("latitude", "NetworkMode", "quadkey"):
         assert expected in str(caught.value)
+
+
+def test_unknown_layout_cuts_huge_column_names():
+    with pytest.raises(InputFileError) as caught:
+        detect_format(["a" * 100_000, *map(str, range(100))])
+    assert len(str(caught.value)) < 2000
 
 
 def test_ookla_file_is_not_read_as_measurements(tmp_path):
@@ -555,7 +603,7 @@ def test_ookla_row_problems(tmp_path, row, column, reason):
 
 
 def test_ookla_missing_columns(tmp_path):
-    with pytest.raises(InputFileError, match="missing required columns: tests, devices"):
+    with pytest.raises(InputFileError, match="tidak memiliki kolom wajib: tests, devices"):
         read_ookla_tiles(write(tmp_path, "quadkey,avg_d_kbps,avg_u_kbps,avg_lat_ms\n0,1,1,1\n"))
 
 
@@ -696,7 +744,7 @@ def test_unreadable_ookla_period_is_refused_before_reading(tmp_path):
 
     with pytest.raises(InputFileError, match="2022-Q3"):
         ookla_period("kuartal tiga")
-    with pytest.raises(InputFileError, match="not understood"):
+    with pytest.raises(InputFileError, match="tidak dikenali"):
         read_ookla_tiles(tmp_path / "missing.csv", period="2022-Q5")
 
 
@@ -734,5 +782,5 @@ def test_reader_given_the_file_content_reads_nothing_again(tmp_path):
     assert len(chunks) == len(expected) > 1
     for got, want in zip(chunks, expected):
         pd.testing.assert_frame_equal(got.frame(), want.frame())
-    with pytest.raises(InputFileError, match="empty"):
+    with pytest.raises(InputFileError, match="kosong"):
         measurements.MeasurementReader(path, data=b"")
