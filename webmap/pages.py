@@ -116,9 +116,8 @@ def kelurahan_page(kode: str):
     key = ("kelurahan", kode, current_language())
     rendered = overview.rendered.get(key)
     if rendered is None:
-        m = maps.kelurahan_map(detail["row"], cells=overview.cells,
-                               blank_spots=overview.blank_spots, facilities=overview.facilities,
-                               measurements_sample=overview.sample, **map_options())
+        m = maps.kelurahan_map(detail["row"], **analysis.kelurahan_layers(overview, kode),
+                               **map_options())
         rendered = overview.rendered[key] = maps.map_components(m)
     return render_template("kelurahan.html", map=rendered,
                            stats=detail["stats"], overview=overview,
