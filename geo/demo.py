@@ -28,7 +28,10 @@ import pyarrow.csv as pa_csv
 import geopandas as gpd
 import pyproj
 import rasterio
+import rasterio.features
+import scipy.ndimage
 import shapely
+import shapely.affinity
 
 from geo import settings
 from geo.boundaries import KELURAHAN_COLUMNS
@@ -790,6 +793,207 @@ def _write_raster(values: np.ndarray, path: str | Path, crs: pyproj.CRS,
     with rasterio.open(path, "w", **profile) as raster:
         raster.write(values, 1)
     return Path(path)
+
+
+# --- constraint layers -------------------------------------------------------------------------
+
+#: Seed of the constraint layers (river course, lake, plots, wells...).
+LAYER_SEED = 15
+
+
+def generate_layers(kelurahan: gpd.GeoDataFrame, *, seed: int = LAYER_SEED
+                    ) -> dict[str, gpd.GeoDataFrame]:
+    """Constraint layers of the demo city, one of every kind of :data:`geo.layers.LAYER_KINDS`.
+
+    A river crosses the city from inland to the sea past downtown, with a flood zone along it; a
+    lake; the sea off the coast; a protected forest on the hill farthest inland; a turbojet
+    airport near the edge; roads joining the centres of neighbouring kelurahan; settlements
+    around each kelurahan's centre; eight government plots of 1-5 ha at least 1 km from the river
+    and outside water, forest and flood zone; and twelve drinking-water wells in settlements.
+
+    Parameters
+    ----------
+    kelurahan
+        The city's kelurahan (any CRS).
+    seed
+        Seed of the layout; the same seed always gives the same layers.
+
+    Returns
+    -------
+    dict of str to geopandas.GeoDataFrame
+        Kind -> features in EPSG:4326 with a ``nama`` column (and ``jenis`` for ``bandara``,
+        ``luas_ha`` for ``lahan``).
+    """
+    rng = np.random.default_rng(seed)
+    metric = _metric(kelurahan)
+    site = _layer_site(metric)
+    river = _river(site, rng)
+    flood = shapely.intersection(shapely.buffer(river, 600.0), site["land"])
+    forest = _forest(site)
+    lake = _lake(site, river, forest, rng)
+    layers = {
+        "sungai": [("Sungai Meranti Besar", river)],
+        "badan_air": [("Danau Pesisir", lake), ("Selat Pesisir", _sea_strip(site))],
+        "kawasan_lindung": [("Hutan Lindung Bukit Nibung", forest)],
+        "rawan_banjir": [("Dataran Banjir Sungai Meranti", flood)],
+        "bandara": [("Bandara Pesisir Demo", _airport(site, river))],
+        "jalan": _roads(metric),
+        "permukiman": _settlements(metric, site),
+    }
+    blocked = shapely.union_all([lake, forest, flood, shapely.buffer(river, 1000.0),
+                                 shapely.buffer(layers["bandara"][0][1], 3000.0)])
+    layers["lahan"] = _plots(site, blocked, rng)
+    layers["sumber_air"] = _wells(layers["permukiman"], rng)
+    frames = {kind: gpd.GeoDataFrame({"nama": [name for name, _ in rows]},
+                                     geometry=[geom for _, geom in rows], crs=metric.crs)
+              .to_crs(_LONLAT) for kind, rows in layers.items()}
+    frames["bandara"]["jenis"] = "turbojet"
+    frames["lahan"]["luas_ha"] = np.round(
+        frames["lahan"].to_crs(metric.crs).area.to_numpy() / 1e4, 2)
+    return frames
+
+
+def generate_dem(kelurahan: gpd.GeoDataFrame, path: str | Path, *, resolution_m: float = 100,
+                 seed: int = LAYER_SEED) -> Path:
+    """Write a synthetic elevation model (GeoTIFF, metres, the city's UTM CRS).
+
+    The land rises gently from the coast inland (2 m per km); a hill of 160 m under the protected
+    forest has flanks of up to ~14 %; the river's valley is cut 6 m deep.
+
+    Parameters
+    ----------
+    kelurahan
+        The city's kelurahan (any CRS).
+    path
+        GeoTIFF file to write.
+    resolution_m
+        Cell size in metres.
+    seed
+        Seed of the layout (the river's course), as in :func:`generate_layers`.
+    """
+    metric = _metric(kelurahan)
+    site = _layer_site(metric)
+    river = _river(site, np.random.default_rng(seed))
+    x0, y0, x1, y1 = _snap_bounds(shapely.bounds(shapely.buffer(site["land"], 2000.0)),
+                                  resolution_m)
+    x, y = np.meshgrid(np.arange(x0, x1, resolution_m) + resolution_m / 2,
+                       np.arange(y1, y0, -resolution_m) - resolution_m / 2)
+    inland = np.clip(site["coast_offset"] - ((x - site["centre"][0]) * site["seaward"][0]
+                                             + (y - site["centre"][1]) * site["seaward"][1]),
+                     0.0, None)
+    hill = np.hypot(x - site["hill"][0], y - site["hill"][1])
+    transform = rasterio.Affine(resolution_m, 0, x0, 0, -resolution_m, y1)
+    on_river = rasterio.features.rasterize([river], out_shape=x.shape, transform=transform,
+                                           all_touched=True)
+    valley = scipy.ndimage.distance_transform_edt(on_river == 0) * resolution_m
+    elevation = 1.0 + 0.002 * inland + 160.0 * np.exp(-(hill / 1000.0) ** 2) \
+        - 6.0 * np.exp(-(valley / 400.0) ** 2)
+    return _write_raster(np.clip(elevation, 0.0, None).astype(np.float32), path, metric.crs,
+                         transform)
+
+
+def _layer_site(metric: gpd.GeoDataFrame) -> dict[str, object]:
+    """Shared geometry of the layers: land, centre, the direction of the sea, the inland hill."""
+    land = shapely.union_all(np.asarray(metric.geometry.array))
+    centre = shapely.get_coordinates(shapely.centroid(land))[0]
+    downtown = _downtown(metric)
+    seaward = (downtown - centre) / np.hypot(*(downtown - centre))
+    across = np.array([-seaward[1], seaward[0]])
+    along = shapely.get_coordinates(shapely.boundary(land)) - centre
+    coast_offset = float((along @ seaward).max())
+    inland_edge = centre - seaward * float(-(along @ seaward).min())
+    return {"land": land, "centre": centre, "downtown": downtown, "seaward": seaward,
+            "across": across, "coast_offset": coast_offset,
+            "radius": float(np.hypot(*along.T).max()),
+            "hill": inland_edge + seaward * 5000.0 + across * 4000.0}
+
+
+def _river(site: dict, rng: np.random.Generator) -> shapely.LineString:
+    """A meandering river from beyond the inland edge to the sea, passing 2 km beside downtown."""
+    t = np.linspace(-1.3, 1.3, 200) * site["radius"]
+    side = 2000.0 + 900.0 * np.sin(t / rng.uniform(2500, 3500) + rng.uniform(0, 2 * np.pi))
+    xy = site["downtown"] - site["across"] * side[:, None] + np.outer(t, site["seaward"])
+    line = shapely.LineString(xy)
+    return shapely.intersection(line, shapely.buffer(site["land"], 2000.0))
+
+
+def _sea_strip(site: dict) -> shapely.Geometry:
+    """The sea off the coast: 3 km of water beyond the land on the seaward side."""
+    ring = shapely.difference(shapely.buffer(site["land"], 3000.0), site["land"])
+    beyond = shapely.buffer(shapely.LineString([
+        site["centre"] + site["seaward"] * site["coast_offset"] * 0.8 + site["across"] * s
+        for s in (-2 * site["radius"], 2 * site["radius"])]), 4 * site["radius"],
+        single_sided=True)
+    return _largest_part(shapely.intersection(ring, beyond))
+
+
+def _forest(site: dict) -> shapely.Geometry:
+    """A protected forest of ~40 km2 on the inland hill."""
+    return _largest_part(shapely.intersection(shapely.buffer(shapely.Point(site["hill"]),
+                                                             3600.0), site["land"]))
+
+
+def _lake(site: dict, river: shapely.Geometry, forest: shapely.Geometry,
+          rng: np.random.Generator) -> shapely.Geometry:
+    """An oval lake of ~2 km2 at least 3 km from the river and the forest."""
+    avoid = shapely.buffer(shapely.union_all([river, forest]), 3000.0)
+    room = shapely.difference(shapely.buffer(site["land"], -2000.0), avoid)
+    centre = _sample_in(room, 1, rng)[0]
+    oval = shapely.affinity.scale(shapely.buffer(shapely.Point(centre), 1000.0), 1.0, 0.6)
+    return shapely.affinity.rotate(oval, rng.uniform(0, 180))
+
+
+def _airport(site: dict, river: shapely.Geometry) -> shapely.Geometry:
+    """An aerodrome (2.5 km runway strip, 300 m wide) 1.5 km inside the edge across from the river."""
+    edge = site["centre"] + site["across"] * (site["radius"] * 0.55)
+    inside = shapely.get_coordinates(shapely.shortest_line(
+        shapely.Point(edge), shapely.buffer(site["land"], -1500.0)))[-1]
+    half = site["seaward"] * 1250.0
+    return shapely.buffer(shapely.LineString([inside - half, inside + half]), 150.0,
+                          cap_style="flat")
+
+
+def _roads(metric: gpd.GeoDataFrame) -> list[tuple[str, shapely.LineString]]:
+    """A road between the centres of every two neighbouring kelurahan."""
+    cells = np.asarray(metric.geometry.array)
+    centre = shapely.get_coordinates(shapely.point_on_surface(cells))
+    first, second = np.nonzero(np.triu(_adjacency(cells)))
+    names = metric["nama"].to_numpy().astype(str)
+    return [(f"Jalan {names[a]} - {names[b]}", shapely.LineString([centre[a], centre[b]]))
+            for a, b in zip(first, second, strict=True)]
+
+
+def _settlements(metric: gpd.GeoDataFrame, site: dict) -> list[tuple[str, shapely.Geometry]]:
+    """A settlement around each kelurahan's centre, larger where the city is denser."""
+    cells = np.asarray(metric.geometry.array)
+    centre = shapely.get_coordinates(shapely.point_on_surface(cells))
+    radius = 400.0 + 500.0 * _density(centre[:, 0], centre[:, 1], site["downtown"])
+    areas = shapely.intersection(shapely.buffer(shapely.points(centre), radius), cells)
+    return [(f"Permukiman {name}", area) for name, area in zip(
+        metric["nama"].to_numpy().astype(str), areas, strict=True)]
+
+
+def _plots(site: dict, blocked: shapely.Geometry, rng: np.random.Generator, *, count: int = 8
+           ) -> list[tuple[str, shapely.Polygon]]:
+    """Square government plots of 1-5 ha, inside the city and clear of ``blocked``."""
+    room = shapely.difference(shapely.buffer(site["land"], -500.0), blocked)
+    centres = _sample_near(room, count, site["downtown"], rng, scale_m=6000.0)
+    sides = np.sqrt(rng.uniform(1.0, 5.0, count) * 1e4)
+    return [(f"Lahan Pemda {i + 1}", shapely.box(x - s / 2, y - s / 2, x + s / 2, y + s / 2))
+            for i, ((x, y), s) in enumerate(zip(centres, sides, strict=True))]
+
+
+def _wells(settlements: list[tuple[str, shapely.Geometry]], rng: np.random.Generator, *,
+           count: int = 12) -> list[tuple[str, shapely.Point]]:
+    """Drinking-water wells in randomly chosen settlements."""
+    chosen = rng.choice(len(settlements), size=count, replace=False)
+    points = _sample_in_each(np.array([settlements[i][1] for i in chosen]), rng)
+    return [(f"Sumur Bor PDAM {i + 1}", shapely.Point(xy)) for i, xy in enumerate(points)]
+
+
+def _largest_part(geometry: shapely.Geometry) -> shapely.Geometry:
+    parts = shapely.get_parts(geometry)
+    return parts[np.argmax(shapely.area(parts))]
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -145,3 +145,22 @@ def test_another_citys_layer_is_not_found(city_engine, options, tmp_path):
     report = import_layer(city_engine, write(tmp_path / "j.geojson", [RIVER]), "jalan", options)
     with city_engine.connect() as conn, pytest.raises(NotFoundError):
         get_layer(conn, "99.02", report["layer_id"])
+
+
+def test_the_demo_city_has_a_layer_of_every_kind(engine, tmp_path):
+    from geo.layers import ALL_KINDS
+    from webmap.demo import load_demo_city
+    from webmap.ingest import IngestOptions
+
+    report = load_demo_city(engine, IngestOptions(archive_dir=tmp_path / "archive"),
+                            folder=tmp_path / "demo", measurements=1000)
+    assert report["message"].endswith(f"{len(ALL_KINDS)} constraint layers.")
+    assert all(r["rejected"] == 0 for r in report["layers"].values())
+    with engine.connect() as conn:
+        layers = load_layers(conn, "99.71")
+        versions = layer_versions(conn, "99.71")
+        dem = dem_layer(conn, "99.71")
+    assert sorted(versions) == sorted(ALL_KINDS)
+    assert sorted(layers) == sorted(k for k in ALL_KINDS if k != "dem")
+    assert len(layers["lahan"]) == 8 and layers["bandara"]["jenis"].tolist() == ["turbojet"]
+    assert dem["source_crs"] == "EPSG:32647"
