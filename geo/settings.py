@@ -264,3 +264,233 @@ TOWER_HOST_FACILITY_TYPES: tuple[str, ...] = ("kantor_lurah", "sekolah")
 TOWER_EXCLUSION_BUFFERS_M: dict[str, float] = {
     "badan_air": 0.0, "kawasan_lindung": 0.0, "sungai": 10.0, "bandara": 4000.0,
 }
+
+
+# --- waste-processing building siting (issue #15; read at call time by ``geo.suitability`` and
+# ``geo.waste_siting``).  A city overrides any of these per deployment with
+# :func:`siting_rules_from_config`; every default names its source, and says so where it is city
+# policy rather than regulation.
+
+#: Hard exclusions of the ``tpst`` rule set (the processing building of Dumai's quick win, a
+#: TPST/TPS3R-class building), as ``rule: (layer kind, clearance in metres)``; 0 means "not
+#: inside".  A site closer than the clearance to a feature of the layer is excluded.
+#:
+#: * ``badan_air`` 0, ``kawasan_lindung`` 0: no building in water or protected areas
+#:   (UU 26/2007 spatial planning; PP 28/2011 protected areas).
+#: * ``rawan_banjir`` 0: not on flood-prone land (SNI 03-3241-1994 excludes 25-year flood land
+#:   for a TPA; applied to the processing building as city policy).
+#: * ``sungai`` 50: the river border (garis sempadan) of Permen PUPR 28/2015 art. 5-6 is 10-30 m
+#:   in urban areas and 50-100 m outside them; 50 m is city policy for a waste building.
+#: * ``sumber_air`` 100: SNI 03-3241-1994's distance to drinking-water sources for a TPA, applied
+#:   to the processing building as city policy (leachate from stored waste).
+TPST_EXCLUSIONS_M: dict[str, tuple[str, float]] = {
+    "badan_air": ("badan_air", 0.0), "kawasan_lindung": ("kawasan_lindung", 0.0),
+    "rawan_banjir": ("rawan_banjir", 0.0), "sungai": ("sungai", 50.0),
+    "sumber_air": ("sumber_air", 100.0),
+}
+
+#: Hard exclusions of the ``tpa`` rule set (landfill), SNI 03-3241-1994 regional screening and
+#: Bapedal decision 04/1995 distances:
+#:
+#: * ``bandara_turbojet`` 3000 / ``bandara_lainnya`` 1500: airports used by turbojet aircraft /
+#:   other aircraft (SNI 03-3241-1994; birds drawn to a landfill endanger aircraft).  An airport
+#:   feature whose ``jenis`` column is not ``lainnya`` counts as turbojet (the safer reading).
+#: * ``sungai`` 500, ``badan_air`` 500: permanent rivers and lakes (Bapedal 04/1995).
+#: * ``sumber_air`` 100: drinking-water sources (SNI 03-3241-1994).
+#: * ``rawan_banjir`` 0, ``kawasan_lindung`` 0: 25-year flood land and protected areas (SNI).
+#: * ``permukiman`` 1000: settlements; Permen PU 03/PRT/M/2013 (Lampiran II) asks at least 1 km
+#:   between a landfill and the nearest settlement.
+TPA_EXCLUSIONS_M: dict[str, tuple[str, float]] = {
+    "bandara_turbojet": ("bandara", 3000.0), "bandara_lainnya": ("bandara", 1500.0),
+    "sungai": ("sungai", 500.0), "badan_air": ("badan_air", 500.0),
+    "sumber_air": ("sumber_air", 100.0), "rawan_banjir": ("rawan_banjir", 0.0),
+    "kawasan_lindung": ("kawasan_lindung", 0.0), "permukiman": ("permukiman", 1000.0),
+}
+
+#: Longest distance in metres from a site to the nearest road (``jalan`` layer) for trucks to
+#: reach it: ``tpst`` 300 m, ``tpa`` 1000 m.  City policy (the length of access road a city is
+#: prepared to build), not regulation; ignored when the city has no road layer.
+SITING_ROAD_MAX_M: dict[str, float] = {"tpst": 300.0, "tpa": 1000.0}
+
+#: Steepest slope in percent a site may have (checked when a DEM was imported).  ``tpa`` 20:
+#: SNI 03-3241-1994 rates land steeper than 20 % unsuitable for a landfill; ``tpst`` 15: city
+#: policy (a building pad and truck turning area on flatter ground).
+SITING_MAX_SLOPE_PCT: dict[str, float] = {"tpst": 15.0, "tpa": 20.0}
+
+#: Smallest usable plot in square metres.  ``tpst`` 2,000: city policy sized for a MASARO-class
+#: 10-30 t/day plant with its sorting hall, storage and truck area (Permen PU 03/PRT/M/2013 asks
+#: at least 200 m2 for a neighbourhood TPS3R; a city-scale TPST needs ten times that).  ``tpa``
+#: 20,000 (2 ha): city policy, a landfill cell with buffers for a city of ~300,000 people.
+SITING_MIN_PLOT_M2: dict[str, float] = {"tpst": 2000.0, "tpa": 20000.0}
+
+#: Soft criteria with their weights (summing to 1) and the distance in metres over which each
+#: score runs from 1 to 0 (``near``: 1 at the feature, 0 at the scale and beyond) or from 0 to 1
+#: (``far``).  City policy, after the ranking stage of SNI 03-3241-1994 (road access, transport
+#: distance from the waste centroid, distance to existing facilities, slope):
+#:
+#: * ``jalan`` near, 1 km: road access.
+#: * ``pusat_sampah`` near, 5 km: the population-weighted centre of the waste generated
+#:   (transport distance).
+#: * ``fasilitas`` far, 3 km: away from existing TPS3R/TPST/TPA, so a new building serves new
+#:   neighbourhoods.
+#: * ``lereng`` flat is best, 0 % scores 1 and the rule set's maximum slope scores 0.
+#: * ``permukiman`` (``tpa`` only) far, 3 km: nuisance to residents.
+SITING_CRITERIA: dict[str, dict[str, tuple[str, float, float]]] = {
+    "tpst": {"jalan": ("near", 1000.0, 0.3), "pusat_sampah": ("near", 5000.0, 0.4),
+             "fasilitas": ("far", 3000.0, 0.1), "lereng": ("flat", 0.0, 0.2)},
+    "tpa": {"jalan": ("near", 2000.0, 0.2), "pusat_sampah": ("near", 10000.0, 0.2),
+            "permukiman": ("far", 3000.0, 0.4), "lereng": ("flat", 0.0, 0.2)},
+}
+
+#: Capacity of one new processing building in tonnes/day: 30, the MASARO plant Dumai agreed in
+#: 2024 (10 t/day since 2022; shared DOMAIN notes).  Rule-set independent; ``--capacity-t-day``.
+WASTE_SITE_CAPACITY_T_DAY = 30.0
+
+#: Waste generated per person per day in kg.  The national waste information system (SIPSN,
+#: KLHK) reports roughly 0.5-0.7 kg/person/day across regencies and cities; cities sit at the top
+#: of that range, so 0.7.  SNI 19-3983-1995 gives volumes instead (2.5-3.5 L/person/day for
+#: cities), which at a loose bulk density of ~0.2-0.25 kg/L is the same 0.5-0.9 kg.
+WASTE_KG_PER_PERSON_DAY = 0.7
+
+#: Service distance in metres for MCLP and LSCP: a TPS3R/TPST serves a community within a few km
+#: (shared DOMAIN notes); 5 km is city policy for a city-scale building.
+WASTE_SERVICE_M = 5000.0
+
+#: The sensitivity table solves p = 1..``WASTE_SENSITIVITY_MAX_SITES`` at these multiples of the
+#: service distance (half, as given, double).
+WASTE_SENSITIVITY_MAX_SITES = 5
+WASTE_SENSITIVITY_SERVICE_FACTORS: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+#: Spacing in metres of the candidate plots generated over suitable land (city policy): 500 m
+#: keeps a 2,000 km2 city under ~8,000 candidates before exclusions.
+WASTE_GRID_SPACING_M = 500.0
+
+#: Generated candidates entering the model: the best-scoring plots of the grid (city policy).
+#: The capacitated p-median has a variable per demand point x candidate; 100 candidates keep a
+#: city-wide run to seconds, and the score ranking keeps the plots the soft criteria favour.
+WASTE_MAX_GENERATED_CANDIDATES = 100
+
+#: Side in metres of the square demand cells a population raster is summed over (city policy:
+#: 1 km keeps a 2,000 km2 city under ~2,000 cells; a truck's detour inside a cell is small
+#: against a city-scale service distance).
+WASTE_DEMAND_CELL_M = 1000.0
+
+#: Pixel size in metres of the suitability score raster and of the slope grid (city policy).
+WASTE_SCORE_PIXEL_M = 100.0
+
+#: Facility types (``geo.facilities.FACILITY_TYPES``) that are existing waste sites, kept open in
+#: the models with their ``capacity`` (t/day).  Types are the shared DOMAIN notes' list.
+WASTE_FACILITY_TYPES: tuple[str, ...] = ("tps", "tps3r", "tpst")
+
+#: Facility types the ``fasilitas`` criterion keeps away from (processing and final sites).
+WASTE_PROCESSING_TYPES: tuple[str, ...] = ("tps3r", "tpst", "tpa")
+
+SITING_RULE_SETS: tuple[str, ...] = ("tpst", "tpa")
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """One hard exclusion: features of ``layer`` and the clearance a site keeps from them."""
+
+    rule: str
+    layer: str
+    buffer_m: float
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One soft criterion: ``direction`` near / far / flat, ``scale_m``, ``weight``."""
+
+    name: str
+    direction: str
+    scale_m: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class SitingRules:
+    """The rules of one rule set for one city: exclusions, road reach, slope, plot, criteria."""
+
+    name: str
+    exclusions: tuple[Exclusion, ...]
+    road_max_m: float
+    max_slope_pct: float
+    min_plot_m2: float
+    criteria: tuple[Criterion, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the rules as JSON-ready data (what a result says it checked)."""
+        return {"name": self.name, "road_max_m": self.road_max_m,
+                "max_slope_pct": self.max_slope_pct, "min_plot_m2": self.min_plot_m2,
+                "exclusions": [vars(e) for e in self.exclusions],
+                "criteria": [vars(c) for c in self.criteria]}
+
+
+def siting_rules_from_config(name: str, config: Mapping[str, Any] | None = None) -> SitingRules:
+    """Return rule set ``name`` (``tpst`` or ``tpa``) with a city's overrides applied.
+
+    Parameters
+    ----------
+    name
+        The rule set.
+    config
+        Overrides by name, e.g. ``{"exclusions_m": {"sungai": 300}, "road_max_m": 500,
+        "max_slope_pct": 10, "min_plot_m2": 1000, "weights": {"jalan": 0.5}}``; rules and
+        criteria not named keep their defaults.  ``None`` or ``{}`` gives the defaults.
+
+    Raises
+    ------
+    ValueError
+        Listing every problem at once: unknown rule set, keys, rules or criteria; negative
+        distances; weights that are negative or all zero.
+    """
+    if name not in SITING_RULE_SETS:
+        raise ValueError(f"unknown rule set {name!r} (use {' or '.join(SITING_RULE_SETS)})")
+    config = {str(key).lower(): value for key, value in (config or {}).items()}
+    keys = {"exclusions_m", "road_max_m", "max_slope_pct", "min_plot_m2", "weights"}
+    problems = [f"unknown key {key!r} (use {', '.join(sorted(keys))})"
+                for key in config if key not in keys]
+    defaults = TPST_EXCLUSIONS_M if name == "tpst" else TPA_EXCLUSIONS_M
+    buffers = _overridden({rule: m for rule, (_, m) in defaults.items()},
+                          config.get("exclusions_m"), "exclusions_m", problems)
+    weights = _overridden({c: w for c, (_, _, w) in SITING_CRITERIA[name].items()},
+                          config.get("weights"), "weights", problems)
+    if weights and sum(weights.values()) <= 0:
+        problems.append("weights must not all be zero")
+    limits = {key: _non_negative(key, config.get(key, default[name]), problems)
+              for key, default in (("road_max_m", SITING_ROAD_MAX_M),
+                                   ("max_slope_pct", SITING_MAX_SLOPE_PCT),
+                                   ("min_plot_m2", SITING_MIN_PLOT_M2))}
+    if problems:
+        raise ValueError(f"invalid {name} siting rules: " + "; ".join(problems))
+    return SitingRules(
+        name=name, exclusions=tuple(Exclusion(rule, defaults[rule][0], buffers[rule])
+                                    for rule in defaults),
+        criteria=tuple(Criterion(c, d, s, weights[c])
+                       for c, (d, s, _) in SITING_CRITERIA[name].items()), **limits)
+
+
+def _overridden(defaults: dict[str, float], overrides: Any, key: str,
+                problems: list[str]) -> dict[str, float]:
+    values = dict(defaults)
+    if overrides is None:
+        return values
+    if not isinstance(overrides, Mapping):
+        problems.append(f"{key} must map names to numbers, not {overrides!r}")
+        return values
+    for name, value in overrides.items():
+        if name not in defaults:
+            problems.append(f"{key}: unknown name {name!r} (use {', '.join(defaults)})")
+        else:
+            values[name] = _non_negative(f"{key}.{name}", value, problems)
+    return values
+
+
+def _non_negative(name: str, value: Any, problems: list[str]) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= 0:
+        problems.append(f"{name} {value!r} must be a number >= 0")
+    return number
