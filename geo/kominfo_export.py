@@ -25,7 +25,7 @@ import geopandas as gpd
 
 from geo import settings
 from geo.csv_safety import neutralize_frame
-from geo.errors import InputFileError
+from geo.errors import N_, InputFileError
 from geo.exports import export_frame
 from geo.projection import WGS84
 from geo.tower_siting import TowerSiting
@@ -110,8 +110,9 @@ def write_proposals(result: TowerSiting, path: str | Path, *, lang: str = "id") 
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise InputFileError(f"{path.name}: write the proposals as "
-                             f"{', '.join(FORMATS)}, not {path.suffix or 'a file without suffix'}.")
+        raise InputFileError.translatable(
+            N_("%(file)s: tulis usulan sebagai file %(formats)s."), file=path.name,
+            formats=", ".join(FORMATS))
     table = proposal_table(result, lang=lang)
     path.unlink(missing_ok=True)
     if kind == "csv":
@@ -125,7 +126,9 @@ def write_proposals(result: TowerSiting, path: str | Path, *, lang: str = "id") 
 
 def _headers(lang: str) -> dict[str, str]:
     if lang not in ("id", "en"):
-        raise InputFileError(f"Unknown language '{lang}' for the proposal headers: use id or en.")
+        raise InputFileError.translatable(
+            N_("Bahasa '%(lang)s' tidak dikenal untuk judul kolom usulan: pakai id atau en."),
+            lang=lang)
     position = 1 if lang == "id" else 2
     return {column[0]: column[position] for column in PROPOSAL_COLUMNS}
 

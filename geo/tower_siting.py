@@ -55,7 +55,7 @@ import shapely
 from shapely.ops import polylabel
 
 from geo import settings
-from geo.errors import InputFileError, Problem
+from geo.errors import N_, InputFileError, Problem, SitingError
 from geo.kelurahan_lookup import assign_kelurahan
 from geo.population import population_in_cells
 from geo.projection import WGS84, require_crs, utm_crs_for
@@ -86,7 +86,7 @@ class TowerSiting:
     Attributes
     ----------
     model, status, objective
-        Model solved ("lscp"/"mclp"), solver status ("Optimal", or "no_demand" when there was
+        Model solved ("lscp"/"mclp"), solver status ("optimal", or "no_demand" when there was
         nothing to solve) and objective (sites for LSCP, weight served for MCLP).
     radius_m, technology, operator
         The service radius used and where it came from; the operator of the analysis.
@@ -217,30 +217,40 @@ def read_candidate_file(path: str | Path, *, id_column: str = "id") -> gpd.GeoDa
     try:
         frame = gpd.read_file(path)
     except Exception as error:  # pyogrio raises several types for unreadable files
-        raise InputFileError(f"{path.name}: cannot read the candidate file ({error}).") from error
+        raise _unreadable(path, error) from error
     require_crs(frame, source=path.name)
     return _uploaded(frame.to_crs(WGS84), id_column, first_row=1)
+
+
+def _unreadable(path: Path, error: Exception) -> InputFileError:
+    return InputFileError.translatable(
+        N_("File calon lokasi '%(file)s' tidak dapat dibaca (%(detail)s)."), file=path.name,
+        detail=str(error))
 
 
 def _candidates_from_csv(path: Path, id_column: str) -> gpd.GeoDataFrame:
     try:
         raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
     except (OSError, ValueError) as error:
-        raise InputFileError(f"{path.name}: cannot read the candidate file ({error}).") from error
+        raise _unreadable(path, error) from error
     columns = {name.strip().lower(): name for name in raw.columns}
     lat = next((columns[n] for n in ("latitude", "lat", "lintang") if n in columns), None)
     lon = next((columns[n] for n in ("longitude", "lon", "lng", "bujur") if n in columns), None)
     if lat is None or lon is None:
-        raise InputFileError(f"{path.name}: a candidate CSV needs 'latitude' and 'longitude' "
-                             f"columns in degrees (found: {', '.join(raw.columns)}).")
+        raise InputFileError.translatable(
+            N_("File calon lokasi '%(file)s' perlu kolom 'latitude' dan 'longitude' dalam "
+               "derajat (ditemukan: %(found)s)."), file=path.name, found=", ".join(raw.columns))
     y, x = (pd.to_numeric(raw[c].str.replace(",", ".", regex=False), errors="coerce")
             for c in (lat, lon))
     bad = x.isna() | y.isna() | ~x.between(-180, 180) | ~y.between(-90, 90)
     if bad.any():
-        problems = [Problem("not a longitude/latitude in degrees", file=path.name, row=int(i) + 2,
-                            value=f"{raw.at[i, lat]}, {raw.at[i, lon]}") for i in raw.index[bad]]
-        raise InputFileError(f"{path.name}: {int(bad.sum())} row(s) without usable coordinates.",
-                             problems)
+        problems = [Problem("bukan lintang, bujur dalam derajat", file=path.name,
+                            row=int(i) + 2, value=f"{raw.at[i, lat]}, {raw.at[i, lon]}")
+                    for i in raw.index[bad]]
+        raise InputFileError.translatable(
+            N_("File calon lokasi '%(file)s': %(count)s baris tanpa koordinat yang dapat "
+               "dipakai; perbaiki lalu unggah lagi."), problems, file=path.name,
+            count=int(bad.sum()))
     frame = gpd.GeoDataFrame(raw, geometry=gpd.points_from_xy(x, y), crs=WGS84)
     if id_column not in frame.columns and id_column in columns:
         frame[id_column] = raw[columns[id_column]]
@@ -391,9 +401,10 @@ def site_towers(cells: pd.DataFrame, candidates: gpd.GeoDataFrame,
 
     Raises
     ------
-    InputFileError
-        An unknown model or status, a missing ``max_sites`` for MCLP, no eligible candidate
-        while demand is reachable by none, or an LSCP plan that needs more than ``max_sites``.
+    SitingError
+        An unknown model, technology or status, a missing ``max_sites`` for MCLP, no eligible
+        candidate while some demand needs a new site, or an LSCP plan that needs more than
+        ``max_sites`` (messages in Indonesian, translatable; they say what to change).
     """
     model, technology, radius = _run_options(model, technology, radius_m, max_sites)
     operator = str(cells["operator"].iloc[0]) if len(cells) else "any"
@@ -409,18 +420,24 @@ def _run_options(model: str, technology: str | None, radius_m: float | None,
                  max_sites: int | None) -> tuple[str, str, float]:
     model = str(model).lower()
     if model not in MODELS:
-        raise InputFileError(f"Unknown model '{model}': choose {' or '.join(MODELS)}.")
+        raise SitingError.translatable(N_("Model '%(model)s' tidak dikenal: pilih %(models)s."),
+                                       model=model, models=" / ".join(MODELS))
     technology = str(technology or settings.TOWER_DEFAULT_TECHNOLOGY).upper()
     if radius_m is None and technology not in settings.TOWER_RADIUS_M:
-        raise InputFileError(f"No default radius for technology '{technology}': choose one of "
-                             f"{', '.join(settings.TOWER_RADIUS_M)} or give the radius.")
+        raise SitingError.translatable(
+            N_("Tidak ada radius bawaan untuk teknologi '%(technology)s': pilih salah satu dari "
+               "%(known)s, atau berikan radiusnya."), technology=technology,
+            known=", ".join(settings.TOWER_RADIUS_M))
     radius = float(settings.TOWER_RADIUS_M[technology] if radius_m is None else radius_m)
     if not radius > 0:
-        raise InputFileError(f"The service radius must be positive, not {radius_m!r} m.")
+        raise SitingError.translatable(
+            N_("Radius layanan harus lebih dari 0 m, bukan %(radius)s m."), radius=radius_m)
     if max_sites is not None and max_sites < 1:
-        raise InputFileError(f"The number of sites must be at least 1, not {max_sites}.")
+        raise SitingError.translatable(
+            N_("Jumlah lokasi baru harus sedikitnya 1, bukan %(sites)s."), sites=max_sites)
     if model == "mclp" and max_sites is None:
-        raise InputFileError("MCLP chooses a given number of sites: give the number of sites.")
+        raise SitingError.translatable(
+            N_("MCLP memilih sejumlah lokasi yang ditentukan: berikan jumlah lokasi baru."))
     return model, technology, radius
 
 
@@ -429,8 +446,9 @@ def _demand(cells: pd.DataFrame, include: Sequence[str], population_raster: str 
     """Demand cells (statuses ``include`` plus blank) with centre, population and weight."""
     unknown = sorted(set(include) - set(DEMAND_STATUSES))
     if unknown:
-        raise InputFileError(f"Unknown demand status {', '.join(unknown)}: choose from "
-                             f"{', '.join(DEMAND_STATUSES)}.")
+        raise SitingError.translatable(
+            N_("Status sel '%(status)s' tidak dikenal: pilih dari %(known)s."),
+            status=", ".join(unknown), known=", ".join(DEMAND_STATUSES))
     statuses = {_MEASURED_BLANK, *include}
     demand = cells[cells["status"].isin(statuses)].reset_index(drop=True)
     ids = pa.array(demand["h3_cell"].to_numpy(dtype=np.int64).view(np.uint64))
@@ -479,10 +497,11 @@ class _Problem:
         crs = utm_crs_for(kelurahan)
         eligible = np.flatnonzero(candidates["eligible"].to_numpy(dtype=bool))
         cells_xy = _xy(demand["longitude"], demand["latitude"], crs)
-        sites = pd.concat([candidates.iloc[eligible][["longitude", "latitude"]],
-                           pd.DataFrame({"longitude": towers.geometry.x,
-                                         "latitude": towers.geometry.y})])
-        cost = _distances(cells_xy, _xy(sites["longitude"], sites["latitude"], crs))
+        lon = np.concatenate([candidates["longitude"].to_numpy(dtype=float)[eligible],
+                              towers.geometry.x.to_numpy(dtype=float)])
+        lat = np.concatenate([candidates["latitude"].to_numpy(dtype=float)[eligible],
+                              towers.geometry.y.to_numpy(dtype=float)])
+        cost = _distances(cells_xy, _xy(lon, lat, crs))
         blank = demand["status"].to_numpy() == _MEASURED_BLANK
         cost[np.ix_(blank, np.arange(len(eligible), cost.shape[1]))] = _UNREACHABLE_M
         return cls(demand, candidates, eligible, towers, cost, radius, crs)
@@ -516,7 +535,7 @@ def _solved(problem: _Problem, *, model: str, max_sites: int | None, technology:
             measurements: pd.DataFrame | None) -> TowerSiting:
     """Solve the covering model over the reachable rows and describe the answer."""
     rows = np.flatnonzero(problem.reachable)
-    _require_candidates(problem, rows)
+    _require_candidates(problem)
     if len(rows) == 0 or len(problem.eligible) == 0:
         allocation = None
     else:
@@ -536,18 +555,19 @@ def _solved(problem: _Problem, *, model: str, max_sites: int | None, technology:
         served_by_existing=int(np.isin(assignment, towers).sum()))
 
 
-def _require_candidates(problem: _Problem, rows: np.ndarray) -> None:
+def _require_candidates(problem: _Problem) -> None:
     """Refuse a run whose demand only new sites could serve when no candidate is eligible."""
     needs_new = len(problem.demand) and not (problem.cost[:, problem.tower_columns]
                                              <= problem.radius).any(axis=1).all()
-    if needs_new and len(problem.eligible) == 0:
-        refused = problem.candidates
-        problems = [Problem("; ".join(v), column="candidate", value=i)
-                    for i, v in zip(refused["id"], refused["violations"], strict=True)]
-        raise InputFileError(
-            f"No eligible candidate site: all {len(refused)} candidate(s) break a rule. Give "
-            "other candidates (a file, facilities, lahan plots or the grid), or review the "
-            "exclusion layers and their clearances.", problems)
+    if not needs_new or len(problem.eligible):
+        return
+    refused = problem.candidates
+    problems = [Problem("; ".join(v), column="id", value=i)
+                for i, v in zip(refused["id"], refused["violations"], strict=True)]
+    raise SitingError.translatable(
+        N_("Tidak ada calon lokasi yang memenuhi syarat (%(count)s calon, semuanya melanggar "
+           "aturan). Berikan calon lain (file, fasilitas, lahan atau grid), atau tinjau lapisan "
+           "pengecualian dan jarak amannya."), problems, count=len(refused))
 
 
 def _solve(problem: _Problem, rows: np.ndarray, *, model: str, max_sites: int | None) -> Any:
@@ -561,10 +581,11 @@ def _solve(problem: _Problem, rows: np.ndarray, *, model: str, max_sites: int | 
                                  fixed=fixed)
     result = solver.solve_lscp(cost, service=problem.radius, fixed=fixed)
     if max_sites is not None and len(result.selected) > max_sites:
-        raise InputFileError(
-            f"Serving every reachable blank cell needs {len(result.selected)} new sites, more "
-            f"than the {max_sites} allowed: raise the number of sites, or use MCLP to place "
-            f"the best {max_sites}.")
+        raise SitingError.translatable(
+            N_("Melayani semua sel yang terjangkau perlu %(needed)s lokasi baru, lebih dari "
+               "%(allowed)s yang diizinkan: naikkan jumlah lokasi, atau pakai MCLP untuk "
+               "memilih %(allowed)s lokasi terbaik."),
+            needed=len(result.selected), allowed=max_sites)
     return result
 
 

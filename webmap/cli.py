@@ -23,9 +23,10 @@ from webmap import db, ingest, store
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
     from webmap.cli_analysis import COMMANDS
+    from webmap.cli_siting import COMMANDS as SITING_COMMANDS
 
     for command in (init_db, import_boundaries, ingest_command, import_facilities, load_demo,
-                    cities, template_csv, *COMMANDS):
+                    cities, template_csv, *COMMANDS, *SITING_COMMANDS):
         app.cli.add_command(command)
 
 

@@ -58,7 +58,7 @@ def test_english_headers():
     table = proposal_table(siting(), lang="en")
     assert list(table.columns) == [english for _, _, english in PROPOSAL_COLUMNS]
     assert table.iloc[0]["upload_ids"] == "4, 12"
-    with pytest.raises(InputFileError, match="Unknown language 'fr'"):
+    with pytest.raises(InputFileError, match="Bahasa 'fr' tidak dikenal"):
         proposal_table(siting(), lang="fr")
 
 

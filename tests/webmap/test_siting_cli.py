@@ -1,0 +1,94 @@
+"""``flask --app webmap siting towers`` on the two-square test city (SQLite and PostGIS)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+import h3
+import pyproj
+
+from tests.webmap.conftest import KEL_A, make_app
+from tests.webmap.test_analysis_cli import MARCH, SEPTEMBER
+from webmap.db import dispose_engine
+
+#: A registered tower about 300 m east of the spot measured blank in March, and a school that can
+#: host a mast.
+FACILITIES = ("nama,jenis,lintang,bujur,status,operator\n"
+              "BTS Uji,BTS,1.6050,101.4077,ada,Telkomsel\n"
+              "SDN 1 Uji,SD,1.6060,101.4060,ada,\n")
+
+
+@pytest.fixture
+def runner(db_url, city_file, tmp_path):
+    app = make_app(db_url, city_file, tmp_path, rows=[*MARCH, *SEPTEMBER],
+                   facilities=FACILITIES)
+    yield app.test_cli_runner()
+    dispose_engine(app)
+
+
+def towers(runner, *args: str, ok: bool = True) -> dict:
+    result = runner.invoke(args=["siting", "towers", *args, "--json"])
+    assert (result.exit_code == 0) == ok, result.output
+    return json.loads(result.output)
+
+
+def test_the_blank_spot_of_april_gets_the_uploaded_site_with_its_evidence(runner, tmp_path):
+    candidates = tmp_path / "kandidat.csv"
+    candidates.write_text("id,latitude,longitude\nMENARA-1,1.6052,101.4052\n"
+                          "JAUH,1.6090,101.4190\n")
+    answer = towers(runner, "--as-of", "2024-04-30", "--candidates", str(candidates),
+                    "--radius-m", "500")
+    assert (answer["model"], answer["status"], answer["distance"]) == ("lscp", "optimal",
+                                                                      "straight")
+    assert (answer["demand_total"], answer["demand_covered"]) == (1, 1)
+    site, = answer["sites"]
+    assert site["id"] == "MENARA-1" and site["kode"] == KEL_A
+    assert site["kelurahan"] == "Sungai Uji" and site["kecamatan"] == "Uji Barat"
+    assert (site["blank_cells"], site["measurements"], site["upload_ids"]) == (1, 5, [1])
+    assert [c["id"] for c in answer["candidates"]] == ["MENARA-1", "JAUH"]
+    assert all(c["eligible"] for c in answer["candidates"])
+    # the registered tower 300 m away did not make the measured blank cell served
+    near, = answer["registered_tower_measured_blank"]
+    lat, lon = h3.cell_to_latlng(near["h3"])  # distances run from the cell's centre
+    metres = pyproj.Geod(ellps="WGS84").inv(lon, lat, 101.4077, 1.6050)[2]
+    assert near["tower_operator"] == "Telkomsel"
+    assert near["distance_m"] == pytest.approx(metres, abs=1.0)
+    assert near["h3"] == h3.latlng_to_cell(1.6050, 101.4050, 9)
+
+
+def test_default_candidates_and_the_xlsx_export(runner, tmp_path):
+    path = tmp_path / "usulan.xlsx"
+    answer = towers(runner, "--as-of", "2024-04-30", "--model", "mclp", "--max-sites", "1",
+                    "--export", str(path))
+    assert answer["candidate_source"] == "grid+facilities+lahan"
+    assert {c["id"].split("-")[0] for c in answer["candidates"]} >= {"grid", "sekolah"}
+    assert len(answer["sites"]) == 1 and answer["demand_covered"] == 1
+    assert answer["export"] == str(path)
+    header, row = list(load_workbook(path).active.iter_rows(values_only=True))
+    values = dict(zip(header, row, strict=True))
+    assert values["id_lokasi"] == answer["sites"][0]["id"]
+    assert values["kode_kelurahan"] == KEL_A and values["jumlah_pengukuran"] == 5
+    assert values["tanggal_pengukuran_pertama"] == "2024-03-01"
+
+
+def test_nothing_to_do_once_the_spot_is_resolved(runner):
+    answer = towers(runner, "--as-of", "2024-10-31")
+    assert (answer["status"], answer["demand_total"], answer["sites"]) == ("no_demand", 0, [])
+
+
+def test_summary_is_indonesian_by_default(runner):
+    result = runner.invoke(args=["siting", "towers", "--as-of", "2024-04-30"])
+    assert result.exit_code == 0, result.output
+    assert "lokasi menara baru" in result.output and "1 dari 1 sel terlayani" in result.output
+
+
+def test_mclp_without_a_number_of_sites_is_refused(runner):
+    answer = towers(runner, "--model", "mclp", ok=False)
+    assert "jumlah lokasi baru" in answer["error"]
+
+
+def test_unknown_operator_is_refused(runner):
+    answer = towers(runner, "--operator", "Nokia", ok=False)
+    assert "Telkomsel" in answer["error"]
