@@ -50,6 +50,9 @@ __all__ = [
     "MeasurementBatch",
     "MeasurementChunk",
     "MeasurementReader",
+    "RejectedRows",
+    "RejectedRowsWriter",
+    "RejectionCounts",
     "TileBatch",
     "byte_size",
     "check_upload_size",
@@ -223,17 +226,196 @@ class _Batch:
         Path
             ``path``.  Columns: ``row`` (line number in the uploaded file), the file's own columns
             with their original text (a text a spreadsheet would run as a formula gets a leading
-            ``'``, see :mod:`geo.csv_safety`), then ``errors`` (the reasons of every problem of the row,
-            joined with ``"; "``).
+            ``'``, see :mod:`geo.csv_safety`), then ``errors`` (the reasons of every problem of
+            the row, joined with ``"; "``).
         """
         errors = _errors_by_row(self.problems)
-        table = pd.concat([
-            pd.DataFrame({"row": self.rejected_rows}),
-            self.rejected_raw.reset_index(drop=True),
-            pd.DataFrame({"errors": [errors.get(int(r), "") for r in self.rejected_rows]}),
-        ], axis=1)
-        neutralize_frame(table).to_csv(path, index=False, encoding="utf-8-sig", sep=self.delimiter)
+        table = _rejected_table(self.rejected_rows, self.rejected_raw,
+                                [errors.get(int(r), "") for r in self.rejected_rows])
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            write_rejected_records(handle, table, delimiter=self.delimiter, header=True)
         return Path(path)
+
+
+def _rejected_table(rows: np.ndarray, records: pd.DataFrame, errors: list[str]) -> pd.DataFrame:
+    """The rejected-rows CSV's records: ``row``, the file's own columns, ``errors``."""
+    return pd.concat([pd.DataFrame({"row": np.asarray(rows, dtype=np.int64)}),
+                      records.reset_index(drop=True),
+                      pd.DataFrame({"errors": errors})], axis=1)
+
+
+def write_rejected_records(handle: Any, table: pd.DataFrame, *, delimiter: str, header: bool
+                           ) -> None:
+    """Write rejected rows (``row``, the file's columns with their original text, ``errors``) to
+    an open text file: the one place where a rejected row is written, whole file or streamed."""
+    neutralize_frame(table).to_csv(handle, index=False, header=header, sep=delimiter,
+                                   lineterminator="\n")
+
+
+@dataclass
+class RejectedRows:
+    """Rejected rows of one part of a file: their original text and their problems.
+
+    Attributes
+    ----------
+    rows
+        Line numbers of the rejected rows, ascending (a row with several problems once).
+    records
+        The rows' original text under the file's column names, in the order of ``rows``.
+    problems
+        Row, column, value and reason of every problem, as four arrays sorted by row.
+    """
+
+    rows: np.ndarray
+    records: pd.DataFrame
+    problems: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def joined(self, other: RejectedRows) -> RejectedRows:
+        """These rows and ``other`` (rejected for other reasons, no row in both), in line
+        order."""
+        if not len(other):
+            return self
+        if not len(self):
+            return other
+        rows = np.concatenate([self.rows, other.rows])
+        order = np.argsort(rows, kind="stable")
+        records = pd.concat([self.records, other.records], ignore_index=True).iloc[order]
+        problems = [np.concatenate(pair) for pair in zip(self.problems, other.problems,
+                                                         strict=True)]
+        by_row = np.argsort(problems[0], kind="stable")
+        return RejectedRows(rows[order], records, tuple(array[by_row] for array in problems))
+
+
+class RejectionCounts:
+    """A file's problems counted per reason, the first ones kept as examples.
+
+    At most ``settings.REJECTED_EXAMPLES_PER_REASON`` examples per reason and
+    ``settings.REJECTED_EXAMPLES_TOTAL`` in all are kept, each value cut to
+    ``settings.REJECTED_EXAMPLE_VALUE_CHARS`` characters; at most
+    ``settings.REJECTED_REASONS_COUNTED`` reasons are counted by name (the rest as
+    :data:`OTHER_REASONS`): memory and report size stay small whatever the file.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.counts: dict[str, int] = {}
+        self.examples: list[Problem] = []
+        self._per_reason: dict[str, int] = {}
+
+    def add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
+            reasons: np.ndarray) -> None:
+        """Count problems (row, column, value and reason arrays, in row order)."""
+        self._count(reasons)
+        self._keep_examples(rows, columns, values, reasons)
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        """Count problems given as :class:`~geo.errors.Problem` objects."""
+        self.add(np.array([p.row or 0 for p in problems], dtype=np.int64),
+                 np.array([p.column for p in problems], dtype=object),
+                 np.array([p.value for p in problems], dtype=object),
+                 np.array([p.reason for p in problems], dtype=object))
+
+    def summary(self, rejected_rows: int) -> dict[str, Any]:
+        """``rejected`` (rows, as given), ``problems`` (their count), ``by_reason`` (problems per
+        reason, most frequent first) and ``errors`` (the example problems, as dicts)."""
+        by_reason = dict(sorted(self.counts.items(), key=lambda item: (-item[1], item[0])))
+        return {"rejected": int(rejected_rows), "problems": int(sum(self.counts.values())),
+                "by_reason": by_reason, "errors": [p.as_dict() for p in self.examples]}
+
+    def _count(self, reasons: np.ndarray) -> None:
+        if not len(reasons):
+            return
+        names, counts = np.unique(reasons.astype(str), return_counts=True)
+        for name, count in zip(names.tolist(), counts.tolist(), strict=True):
+            if name not in self.counts and len(self.counts) >= settings.REJECTED_REASONS_COUNTED:
+                name = OTHER_REASONS
+            self.counts[name] = self.counts.get(name, 0) + count
+
+    def _keep_examples(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
+                       reasons: np.ndarray) -> None:
+        room = settings.REJECTED_EXAMPLES_TOTAL - len(self.examples)
+        for row, column, value, reason in zip(rows, columns, values, reasons, strict=True):
+            if room <= 0:
+                return
+            kept = self._per_reason.get(reason, 0)
+            if kept >= settings.REJECTED_EXAMPLES_PER_REASON:
+                continue
+            self._per_reason[reason] = kept + 1
+            self.examples.append(Problem(reason=str(reason), file=self.source, row=int(row),
+                                         column=column, value=_shortened(value)))
+            room -= 1
+
+
+class RejectedRowsWriter:
+    """The rejected rows of a file written to a CSV as they are found, counted per reason.
+
+    Only the counts and the first problems (:class:`RejectionCounts`) stay in memory, so a file
+    of a million bad rows needs no more memory than a good one.  The CSV (UTF-8 with a
+    byte-order mark, for Excel; the upload's delimiter; columns ``row``, the file's own,
+    ``errors``) is created with the first rejected row: no rejected row, no file.
+
+    Parameters
+    ----------
+    path
+        Where the CSV goes.
+    source
+        The file's name, given with each example problem.
+    delimiter
+        The uploaded file's delimiter (``;`` is kept, anything else becomes ``,``).
+    """
+
+    def __init__(self, path: str | Path, *, source: str, delimiter: str) -> None:
+        self.path = Path(path)
+        self.delimiter = ";" if delimiter == ";" else ","
+        self.rows = 0
+        self.counts = RejectionCounts(source)
+        self._handle: Any = None
+
+    def add(self, rejected: RejectedRows) -> None:
+        """Append rejected rows (in line order, after those added before) and count them."""
+        if not len(rejected):
+            return
+        rows, _, _, reasons = rejected.problems
+        self.counts.add(*rejected.problems)
+        errors = pd.Series(reasons, dtype=object).groupby(rows, sort=True).agg("; ".join)
+        table = _rejected_table(rejected.rows, rejected.records,
+                                errors.reindex(rejected.rows, fill_value="").tolist())
+        header = self._handle is None
+        if header:
+            self._handle = open(self.path, "w", encoding="utf-8-sig", newline="")
+        write_rejected_records(self._handle, table, delimiter=self.delimiter, header=header)
+        self.rows += len(rejected)
+
+    def close(self) -> Path | None:
+        """Finish the CSV; return its path (None when no row was rejected)."""
+        if self._handle is None:
+            return None
+        self._handle.close()
+        return self.path
+
+    def discard(self) -> None:
+        """Close and remove the CSV (the file as a whole was refused)."""
+        if self.close() is not None:
+            self.path.unlink(missing_ok=True)
+
+    def summary(self) -> dict[str, Any]:
+        """As :meth:`RejectionCounts.summary`, with the rows written."""
+        return self.counts.summary(self.rows)
+
+
+#: The name under which reasons beyond ``settings.REJECTED_REASONS_COUNTED`` are counted.
+OTHER_REASONS = "other reasons"
+
+
+def _shortened(value: Any) -> Any:
+    """An example value cut to ``settings.REJECTED_EXAMPLE_VALUE_CHARS`` characters."""
+    limit = settings.REJECTED_EXAMPLE_VALUE_CHARS
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value):,} characters)"
+    return value
 
 
 @dataclass
@@ -377,15 +559,20 @@ class _Findings:
 
     def problems(self, raw: _RawTable) -> list[Problem]:
         """Every problem, broken lines included, sorted by row, then by column in file order."""
-        parts = [(raw.rows[index], *found) for index, *found in self._found]
+        rows, names, values, reasons = self.problem_arrays(raw)
+        return [Problem(reason=r, file=raw.source, row=int(n), column=c, value=v)
+                for n, c, v, r in zip(rows, names, values, reasons, strict=True)]
+
+    def problem_arrays(self, raw: _RawTable) -> tuple[np.ndarray, ...]:
+        """Row, column, value and reason of every problem (broken lines included) as arrays,
+        sorted by row, then by column in file order; ``raw`` is the slice the findings are of."""
+        parts = [(raw.rows[index - self.offset], *found) for index, *found in self._found]
         parts.append(_broken_problems(raw))
         rows, names, values, reasons = (np.concatenate(part) for part in zip(*parts, strict=True))
         position = {name: i for i, name in enumerate(raw.columns)}
         place = np.array([position.get(name, -1) for name in names], dtype=np.int64)
         order = np.lexsort((place, rows))
-        return [Problem(reason=r, file=raw.source, row=int(n), column=c, value=v)
-                for n, c, v, r in zip(rows[order], names[order], values[order], reasons[order],
-                                      strict=True)]
+        return rows[order], names[order], values[order], reasons[order]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -450,6 +637,9 @@ class MeasurementReader:
 
     :func:`read_measurements` is the same with every chunk gathered into ``batch.frame``.
     Options as there; ``data`` is the file's content when the caller has read it already.
+    Each chunk also carries the part's rejected rows (:attr:`MeasurementChunk.rejected`); with
+    ``retain_rejected=False`` the reader keeps none of them, and the batch of :meth:`finish`
+    has only the counts (for a caller that writes them as they come, such as the ingest).
 
     Attributes
     ----------
@@ -470,6 +660,7 @@ class MeasurementReader:
         source_name: str | None = None,
         chunk_rows: int | None = None,
         data: bytes | None = None,
+        retain_rejected: bool = True,
     ) -> None:
         _check_choice(format, ("auto", "canonical", "gnettrack"), "format")
         self._zone = _time_zone(timezone)
@@ -481,6 +672,9 @@ class MeasurementReader:
         self.source = self._text.source
         self.expected_rows = self._text.expected_rows
         self.chunk_rows = max(int(chunk_rows or settings.INGEST_CHUNK_ROWS), 1)
+        self.delimiter = self._text.delimiter
+        self._retain = retain_rejected
+        self._lines = 0
         self._parts: list[_RawTable] = []
         self._findings: list[_Findings] = []
         self._swapped = _SwapCount()
@@ -491,14 +685,25 @@ class MeasurementReader:
         order).  The first part is smaller, so that a pipeline gets going sooner."""
         offset = 0
         for part in _read_ahead(self._text.parts(self.chunk_rows)):
-            self._parts.append(part)
             values, findings = _parse_measurements(part, self.format, zone=self._zone,
                                                    now_s=self._now_s, offset=offset)
             offset += part.size
-            self._findings.append(findings)
+            self._lines += part.size + len(part.broken)
+            self._keep(part, findings)
             self._swapped.add(values["latitude"], values["longitude"])
-            yield _measurement_chunk(values, part.rows, ~findings.rejected(), len(part.broken))
+            rejected = findings.rejected()
+            yield _measurement_chunk(values, part.rows, ~rejected, len(part.broken),
+                                     rejected=_rejected_rows(part, findings, rejected), raw=part)
         self._read = True
+
+    def _keep(self, part: _RawTable, findings: _Findings) -> None:
+        """Keep a part for :meth:`finish`: every one when the rejected rows are retained, else
+        only the first with data lines (enough to tell that the file has some)."""
+        if self._retain:
+            self._parts.append(part)
+            self._findings.append(findings)
+        elif not self._parts and (part.size or part.broken):
+            self._parts.append(part)
 
     def finish(self, frame: pd.DataFrame | None = None) -> MeasurementBatch:
         """The problems and rejected rows of the whole file, once every chunk was read.
@@ -511,10 +716,13 @@ class MeasurementReader:
             raise RuntimeError("MeasurementReader.finish() before every chunk was read")
         raw = self._text.join(self._parts)
         self._swapped.check(self.source)
-        findings = _Findings.merged(raw.size, self._findings)
         if frame is None:
             frame = _measurement_chunk(_no_values(), np.zeros(0, np.int64),
                                        np.zeros(0, bool)).frame()
+        if not self._retain:  # the caller took each chunk's rejected rows
+            return MeasurementBatch(self.format, self.source, self._lines, frame, [],
+                                    np.zeros(0, np.int64), delimiter=self.delimiter)
+        findings = _Findings.merged(raw.size, self._findings)
         return MeasurementBatch(**_batch_parts(self.format, raw, findings, frame))
 
 
@@ -547,9 +755,25 @@ class MeasurementChunk:
     accuracy_m: np.ndarray
     device_id: pa.Array
     lines: int = 0  #: data lines of the part, accepted or not
+    #: The part's rejected rows (original text and problems).
+    rejected: RejectedRows | None = field(default=None, repr=False)
+    #: The part's original text, for rows rejected later (:meth:`reject`).
+    raw: _RawTable | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.row)
+
+    def reject(self, positions: np.ndarray, *, column: str, values: np.ndarray, reason: str
+               ) -> RejectedRows:
+        """The accepted rows at ``positions`` (of this chunk) as rejected rows, for one reason
+        found after reading (e.g. outside the city); ``values`` are the values shown."""
+        lines = self.row[positions]
+        if self.raw is None or lines.size == 0:
+            return _no_rejected_rows(self.raw)
+        records = self.raw.table.take(pa.array(np.searchsorted(self.raw.rows, lines)))
+        problems = (lines, np.full(lines.size, column, dtype=object),
+                    np.asarray(values, dtype=object), np.full(lines.size, reason, dtype=object))
+        return RejectedRows(lines, records.to_pandas(), problems)
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the columns and dtypes of :attr:`MeasurementBatch.frame`."""
@@ -1289,9 +1513,11 @@ def _parse_measurements(
                              ("upload_mbps", "upload speed", speed_unit),
                              ("latency_ms", "latency", 1.0), ("accuracy_m", "accuracy", 1.0)):
         values[key] = _check_amount(columns.get(key), label, checks, size=raw.size) * unit
+    operator, device = columns.get("operator"), columns.get("device_id")
     values.update(technology=technology, no_service=no_service,
-                  operator=_operators(columns.get("operator"), raw.size),
-                  device_id=_device_ids(columns.get("device_id"), raw.size))
+                  operator=_operators(operator, raw.size), device_id=_device_ids(device, raw.size))
+    _check_length(operator, "operator", settings.MAX_OPERATOR_CHARS, checks)
+    _check_length(device, "device id", settings.MAX_DEVICE_ID_CHARS, checks)
     return values, checks
 
 
@@ -1481,6 +1707,16 @@ def _check_amount(
     checks.add(bad, column, f"{label} is not a number")
     checks.add(values < 0, column, f"{label} must not be negative")
     return values
+
+
+def _check_length(column: _Column | None, label: str, limit: int, checks: _Findings) -> None:
+    """Flag texts longer than ``limit`` characters (white space around them not counted): the
+    database column holds no more."""
+    if column is None:
+        return
+    longer = pc.greater(pc.utf8_length(column.text), limit)
+    checks.add(pc.fill_null(longer, False).to_numpy(zero_copy_only=False), column,
+               f"{label} is longer than {limit} characters; shorten it")
 
 
 def _operators(column: _Column | None, size: int) -> pa.Array:
@@ -1685,10 +1921,11 @@ def _check_count(
 # Results
 # --------------------------------------------------------------------------------------------------
 
-def _measurement_chunk(values: dict, rows: np.ndarray, keep: np.ndarray, broken: int = 0
+def _measurement_chunk(values: dict, rows: np.ndarray, keep: np.ndarray, broken: int = 0, *,
+                       rejected: RejectedRows | None = None, raw: _RawTable | None = None
                        ) -> MeasurementChunk:
     """The accepted (``keep``) records with the documented columns and dtypes (``broken``: lines
-    of the part set aside by the parser)."""
+    of the part set aside by the parser; ``rejected`` and ``raw`` as in the chunk)."""
     every = bool(keep.all())  # the usual case: nothing to filter, nothing to copy
 
     def kept(array: np.ndarray) -> np.ndarray:
@@ -1717,6 +1954,8 @@ def _measurement_chunk(values: dict, rows: np.ndarray, keep: np.ndarray, broken:
         accuracy_m=kept(values["accuracy_m"]),
         device_id=kept_texts(values["device_id"]),
         lines=len(keep) + broken,
+        rejected=rejected,
+        raw=raw,
     )
 
 
@@ -1764,6 +2003,24 @@ def _batch_parts(kind: str, raw: _RawTable, findings: _Findings, frame: pd.DataF
         "rejected_raw": _rejected_raw(raw, rejected),
         "delimiter": ";" if raw.delimiter == ";" else ",", "raw": raw,
     }
+
+
+def _rejected_rows(raw: _RawTable, findings: _Findings, rejected: np.ndarray) -> RejectedRows:
+    """The rejected records (``rejected`` mask) and broken lines of a part, with their
+    problems."""
+    if not raw.broken and not rejected.any():
+        return _no_rejected_rows(raw)
+    records = _rejected_raw(raw, rejected)
+    return RejectedRows(records.index.to_numpy(dtype=np.int64), records.reset_index(drop=True),
+                        findings.problem_arrays(raw))
+
+
+def _no_rejected_rows(raw: _RawTable | None) -> RejectedRows:
+    """No rejected row (under the part's column names)."""
+    columns = raw.columns if raw is not None else []
+    empty = np.zeros(0, dtype=object)
+    return RejectedRows(np.zeros(0, np.int64), pd.DataFrame(columns=columns, dtype=object),
+                        (np.zeros(0, np.int64), empty, empty, empty))
 
 
 def _rejected_raw(raw: _RawTable, rejected: np.ndarray) -> pd.DataFrame:

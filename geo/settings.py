@@ -53,6 +53,23 @@ SWAPPED_COORDINATE_SHARE = 0.5
 #: one transaction).
 INGEST_CHUNK_ROWS = 100_000
 
+#: Longest operator name and device id a measurement row may carry, in characters: the sizes
+#: of the ``measurement.operator`` and ``measurement.device_id`` columns.  A longer value rejects
+#: its row (with a reason), the same on SQLite and PostgreSQL.  (Technology is stored as "2G" to
+#: "5G" and the kelurahan and H3 cell are computed, so no other text of a file reaches a column.)
+MAX_OPERATOR_CHARS = 60
+MAX_DEVICE_ID_CHARS = 80
+
+#: What an upload's stored report keeps of its rejected rows (the rejected-rows CSV beside the
+#: archived file has every one): the first rows' problems as examples, at most this many per
+#: reason and in all; each example value cut to this many characters; at most this many
+#: distinct reasons counted by name (the rest together).  Keeps a report under 1 MB whatever
+#: the file.
+REJECTED_EXAMPLES_PER_REASON = 100
+REJECTED_EXAMPLES_TOTAL = 1000
+REJECTED_EXAMPLE_VALUE_CHARS = 200
+REJECTED_REASONS_COUNTED = 100
+
 
 # --- coverage analysis: signal classes, cell status, evidence rules (issue #3) ------------------
 # Read at call time by ``geo.coverage`` and ``geo.population``; a city overrides the signal

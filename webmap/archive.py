@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def archive_file(source: Path, archive_dir: Path, *, original_name: str | None =
     target = folder / name
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{name}.partial"
+        # A name of its own: the same file may be archived by two uploads at the same time.
+        partial = folder / f".{name}.{uuid.uuid4().hex}.partial"
         if data is None:
             shutil.copyfile(source, partial)
         else:

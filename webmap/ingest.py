@@ -7,6 +7,7 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,15 +33,18 @@ from geo.errors import N_, InputFileError, Problem
 from geo.h3_cells import CellIndexer
 from geo.facilities import read_facilities
 from geo.kelurahan_lookup import KelurahanIndex, build_kelurahan_index
-from geo.measurements import (MeasurementChunk, MeasurementReader, check_upload_size,
-                              detect_format, read_columns, read_ookla_tiles)
+from geo.measurements import (MeasurementChunk, MeasurementReader, RejectedRowsWriter,
+                              RejectionCounts, check_upload_size, detect_format, read_columns, read_ookla_tiles)
 from geo.projection import utm_crs_for
 from webmap import store
 from webmap.archive import ArchivedFile, archive_file, archive_folder
+from webmap.bulk_write import BulkWriteError
 from webmap.database import geometry_to_db
 from webmap.models import Facility, Measurement, OoklaTile
 
 Progress = Callable[[int], None]
+
+_log = logging.getLogger(__name__)
 
 @dataclass
 class IngestOptions:
@@ -177,14 +181,31 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
             if kind == "ookla":
                 return _ingest_ookla(engine, archived, city, kelurahan, options, period=period)
             with store.measurement_write(engine, city["kode"], started) as writer:
-                reader = MeasurementReader(archived.path, format=format, data=data,
-                                           timezone=timezone or city["timezone"],
-                                           now=options.now, source_name=archived.original_name)
-                return _store_measurements(writer, archived, city, index.result(), reader,
-                                           options)
+                if not writer.upload_exists(archived.sha256):
+                    reader = MeasurementReader(archived.path, format=format, data=data,
+                                               timezone=timezone or city["timezone"],
+                                               now=options.now, retain_rejected=False,
+                                               source_name=archived.original_name)
+                    return _store_measurements(writer, archived, city, index.result(), reader,
+                                               options)
+            # The same file was being ingested at the same time, and that ingest committed
+            # while this one waited for the city's write lock.
+            return _earlier_upload(engine, archived, city, kind)
+    except (BulkWriteError, sa.exc.SQLAlchemyError) as error:
+        raise _storage_error(source, error) from error
     finally:
         if started is not None:
             started.rollback()  # closes it when unused (nothing to undo after the commit)
+
+
+def _storage_error(source: str, error: Exception) -> store.StorageError:
+    """The error to show when the database refused to store a file (the detail, which may hold
+    SQL and driver messages, goes to the log only)."""
+    _log.error("storing %s failed: %s", source, " ".join(str(error).split())[:2000])
+    return store.StorageError.translatable(
+        N_("File '%(file)s' tidak dapat disimpan karena basis data menolak penulisannya; tidak "
+           "ada data yang disimpan. Coba unggah lagi; bila terulang, minta admin memeriksa log "
+           "server."), file=source)
 
 
 def _earlier_upload(engine: Engine, archived: ArchivedFile, city: dict, kind: str
@@ -228,15 +249,21 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
     advance = options.progress(reader.expected_rows, "rows") if options.progress else None
     upload_id = writer.insert_upload(**_upload_values(city, "measurements", archived, options,
                                                       reader.format))
-    chunks = _MeasurementChunks(reader, index, city["kode"], advance, writer.stored_hashes())
-    accepted = writer.append(chunks.record_batches(upload_id))
-    batch = reader.finish()
-    _reject_if_swapped(batch, index, chunks, city)
-    _reject_outside(batch, *chunks.outside_rows(), city)
-    report = _base_report(batch, archived, city)
+    rejected = RejectedRowsWriter(archive_folder(archived) / REJECTED_CSV_NAME,
+                                  source=archived.original_name, delimiter=reader.delimiter)
+    chunks = _MeasurementChunks(reader, index, city, advance, writer.stored_hashes(), rejected)
+    try:
+        accepted = writer.append(chunks.record_batches(upload_id))
+        batch = reader.finish()
+        _reject_if_swapped(batch, index, chunks, city)
+    except BaseException:
+        rejected.discard()  # nothing of a refused file is kept but the archived file
+        raise
+    rejected_csv = rejected.close()
+    report = _base_report(batch, archived, city) | _rejection_report(rejected.summary())
     report |= {"upload_id": upload_id, "accepted": accepted,
                "duplicates": chunks.inside - accepted,
-               "rejected_csv": _write_rejected(batch, archived)}
+               "rejected_csv": str(rejected_csv) if rejected_csv else None}
     report["message"] = _summary(report)
     writer.finish_upload(upload_id, report, measured_from=chunks.first_time,
                          measured_until=chunks.last_time)
@@ -254,10 +281,14 @@ class _MeasurementChunks:
     known.
     """
 
-    def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city_kode: str,
-                 progress: Progress | None, stored: store.StoredHashes) -> None:
-        self.reader, self.index, self.city_kode, self.progress = reader, index, city_kode, progress
+    def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city: dict,
+                 progress: Progress | None, stored: store.StoredHashes,
+                 rejected: RejectedRowsWriter) -> None:
+        self.reader, self.index, self.progress = reader, index, progress
+        self.city_kode = city["kode"]
         self.stored = stored
+        self.rejected = rejected
+        self._outside_reason = _outside_reason(city)
         self.first_time: int | None = None
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
@@ -273,6 +304,7 @@ class _MeasurementChunks:
         for chunk in self.reader.chunks():
             where = self.index.positions(chunk.longitude, chunk.latitude)
             self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
+            self._write_rejected(chunk, where)
             inside = np.flatnonzero(where >= 0)
             self.valid += len(where)
             self.inside += len(inside)
@@ -303,13 +335,19 @@ class _MeasurementChunks:
             return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
         return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
 
-    def outside_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Line number, latitude and longitude of the valid rows outside the city."""
-        parts = [(row[out], lat[out], lon[out]) for row, lat, lon, where in self._parts
-                 for out in [where < 0]]
-        if not parts:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+    def _write_rejected(self, chunk: MeasurementChunk, where: np.ndarray) -> None:
+        """Hand the chunk's rejected rows, those outside the city included, to the rejected-rows
+        writer (which keeps only counts and a few examples in memory)."""
+        outside = np.flatnonzero(where < 0)
+        found = chunk.rejected
+        if outside.size:
+            shown = [f"{y:.6f}, {x:.6f}" for y, x in zip(chunk.latitude[outside],
+                                                          chunk.longitude[outside], strict=True)]
+            late = chunk.reject(outside, column="latitude, longitude", values=np.array(shown),
+                                reason=self._outside_reason)
+            found = late if found is None else found.joined(late)
+        if found is not None:
+            self.rejected.add(found)
 
     def _record_batch(self, chunk: MeasurementChunk, take: np.ndarray, where: np.ndarray,
                       hashes: np.ndarray, upload_id: int) -> pa.RecordBatch:
@@ -446,12 +484,17 @@ def _reject_outside(batch: Any, rows: np.ndarray, lat: np.ndarray, lon: np.ndarr
                     city: dict) -> None:
     """Move the valid rows outside the city (beyond the sliver tolerance of every kelurahan;
     line numbers and coordinates) to the rejected rows."""
-    reason = (f"outside the kelurahan boundaries of {city['nama']} "
-              f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
+    reason = _outside_reason(city)
     batch.reject(rows, [
         Problem(reason=reason, file=batch.source, row=int(r), column="latitude, longitude",
                 value=f"{y:.6f}, {x:.6f}")
         for r, y, x in zip(rows, lat, lon, strict=True)])
+
+
+def _outside_reason(city: dict) -> str:
+    """Why a valid row is rejected when it lies outside the city."""
+    return (f"outside the kelurahan boundaries of {city['nama']} "
+            f"(more than {settings.SLIVER_TOLERANCE_M:g} m from any kelurahan)")
 
 
 def _insert_upload(conn: Connection, city: dict, kind: str, archived: ArchivedFile,
@@ -470,13 +513,24 @@ def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, An
     }
 
 
+def _rejection_report(summary: dict[str, Any]) -> dict[str, Any]:
+    """The report's account of the rejected rows: ``rejected`` (rows), ``errors`` (the first
+    problems, as examples), ``errors_total`` (every problem) and ``errors_by_reason``."""
+    return {"rejected": summary["rejected"], "errors": summary["errors"],
+            "errors_total": summary["problems"], "errors_by_reason": summary["by_reason"]}
+
+
 def _write_rejected(batch: Any, archived: ArchivedFile) -> str | None:
     """Write the rejected rows (original text plus reasons) beside the archived file."""
     if len(batch.rejected_rows) == 0:
         return None
-    target = archive_folder(archived) / "rejected_rows.csv"
+    target = archive_folder(archived) / REJECTED_CSV_NAME
     batch.write_rejected_csv(target)
     return str(target)
+
+
+#: The rejected rows of an upload, beside its archived file.
+REJECTED_CSV_NAME = "rejected_rows.csv"
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -500,15 +554,29 @@ def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan:
     tiles = batch.frame.copy()
     tiles["kelurahan_kode"] = codes[pd.notna(codes)]
     report = _base_report(batch, archived, city)
-    with engine.begin() as conn:
-        upload_id = _insert_upload(conn, city, "ookla", archived, options, "ookla")
-        accepted = _insert_tiles(conn, tiles, city["kode"], upload_id)
-        report |= {"upload_id": upload_id, "accepted": accepted,
-                   "duplicates": len(tiles) - accepted,
-                   "rejected_csv": _write_rejected(batch, archived)}
-        report["message"] = _summary(report)
-        store.finish_upload(conn, upload_id, report)
+    report |= _rejection_report(_bounded_rejections(batch))
+    try:
+        with engine.begin() as conn:
+            upload_id = _insert_upload(conn, city, "ookla", archived, options, "ookla")
+            accepted = _insert_tiles(conn, tiles, city["kode"], upload_id)
+            report |= {"upload_id": upload_id, "accepted": accepted,
+                       "duplicates": len(tiles) - accepted,
+                       "rejected_csv": _write_rejected(batch, archived)}
+            report["message"] = _summary(report)
+            store.finish_upload(conn, upload_id, report)
+    except sa.exc.IntegrityError:  # the same file, ingested at the same time, came first
+        earlier = _earlier_upload(engine, archived, city, "ookla")
+        if earlier is None:
+            raise
+        return earlier
     return report
+
+
+def _bounded_rejections(batch: Any) -> dict[str, Any]:
+    """Counts and examples of a whole batch's problems (a stored report stays small)."""
+    counts = RejectionCounts(batch.source)
+    counts.add_problems(batch.problems)
+    return counts.summary(len(batch.rejected_rows))
 
 
 #: Ookla zoom-16 tiles are ~600 m wide: a tile whose centre lies this close to the city counts.

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 
-from geo.errors import NotFoundError
+from geo.errors import NotFoundError, PetakotaError
 from webmap.bulk_write import BulkTransaction, bulk_transaction, start_bulk_writer
 from webmap.database import geometry_from_db, geometry_to_db
 from webmap.models import (
@@ -39,6 +37,11 @@ from webmap.models import (
     Upload,
 )
 from webmap.sqlite_reader import read_arrow
+
+class StorageError(PetakotaError):
+    """The database refused to store a file for a reason that is not the file's (the write was
+    rolled back).  The message is safe to show; the database's own words go to the log."""
+
 
 FACILITY_COLUMNS = [
     "city_kode", "upload_id", "dedup_key", "type", "nama", "status", "operator", "capacity",
@@ -244,10 +247,6 @@ def get_upload(conn: Connection, upload_id: int) -> dict[str, Any]:
 
 # --- measurements ------------------------------------------------------------------------------
 
-#: Test hook: kill the process right after a file's rows were written, before the commit, to prove
-#: that a killed ingest leaves nothing behind.  Never set in production.
-KILL_BEFORE_COMMIT_ENV = "PETAKOTA_TEST_KILL_BEFORE_COMMIT"
-
 #: The Arrow types of the measurement rows an ingest appends (``upload_id`` is a 32-bit column).
 MEASUREMENT_SCHEMA = pa.schema([
     ("upload_id", pa.int32()), ("row_hash", pa.int64()),
@@ -314,6 +313,17 @@ class MeasurementWrite:
         sql = (f"INSERT INTO upload ({', '.join(names)}) VALUES "
                f"({', '.join(self._cast(i + 1, n) for i, n in enumerate(names))}) RETURNING id")
         return int(self._tx.execute(sql, tuple(self._value(n, values[n]) for n in names))[0][0])
+
+    def upload_exists(self, sha256: str) -> bool:
+        """Whether the city already has a measurement upload of the file with this hash.
+
+        Asked inside the transaction, which holds the city's write lock: an ingest of the same
+        file that was running at the same time has committed by now, or has not begun.
+        """
+        p = self._p
+        return bool(self._tx.execute(
+            f"SELECT count(*) FROM upload WHERE city_kode = {p(1)} AND kind = 'measurements' "
+            f"AND sha256 = {p(2)}", (self.city_kode, sha256))[0][0])
 
     def stored_hashes(self) -> StoredHashes:
         """The content hashes of the city's earlier measurement uploads (read lazily, see
@@ -449,13 +459,7 @@ def measurement_write(engine: Engine, city_kode: str, started: BulkTransaction |
             transaction.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
                                 (f"petakota.measurement.{city_kode}",))
         yield MeasurementWrite(transaction, city_kode, engine)
-        _maybe_kill()
         transaction.commit()
-
-
-def _maybe_kill() -> None:
-    if os.environ.get(KILL_BEFORE_COMMIT_ENV):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def insert_facilities(conn: Connection, frame: pd.DataFrame) -> int:

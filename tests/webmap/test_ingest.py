@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +12,6 @@ import sqlalchemy as sa
 import h3
 
 from geo.errors import InputFileError
-from tests.conftest import ROOT
 from tests.webmap.conftest import KEL_A, KEL_B
 from webmap.ingest import ingest_measurements
 from webmap.models import Measurement, Upload
@@ -170,26 +166,3 @@ def test_unknown_city_is_a_clear_error(city_engine, options, tmp_path):
     options.city_kode = "14.72"
     with pytest.raises(NotFoundError, match="14.72"):
         ingest_measurements(city_engine, write_csv(tmp_path / "d.csv", [GOOD_A]), options)
-
-
-def test_killed_ingest_leaves_no_partial_batch(city_engine, db_url, options, tmp_path):
-    """SIGKILL after the rows were written, before the commit: nothing of the file is stored."""
-    rows = [f"{1.6001 + (i % 90) * 1e-4:.4f},{101.4001 + (i % 199) * 1e-4:.4f},"
-            f"2024-03-01T08:{i % 60:02d}:{i % 59:02d},XL,4G,{-60 - i % 50},false,,,,,dev-{i}"
-            for i in range(300)]
-    path = write_csv(tmp_path / "big.csv", rows)
-    script = (
-        "import sys; from pathlib import Path\n"
-        "from geo import settings; settings.INGEST_CHUNK_ROWS = 50\n"
-        "from webmap.database import create_db_engine\n"
-        "from webmap.ingest import IngestOptions, ingest_measurements\n"
-        "ingest_measurements(create_db_engine(sys.argv[1]), Path(sys.argv[2]),\n"
-        "                    IngestOptions(archive_dir=Path(sys.argv[3])))\n"
-    )
-    env = os.environ | {"PETAKOTA_TEST_KILL_BEFORE_COMMIT": "1"}
-    result = subprocess.run([sys.executable, "-c", script, db_url, str(path),
-                             str(options.archive_dir)], cwd=ROOT, env=env, capture_output=True)
-    assert result.returncode == -9, result.stderr.decode()[-2000:]
-    assert stored(city_engine) == [] and upload_count(city_engine) == 0
-    report = ingest_measurements(city_engine, path, options)
-    assert report["accepted"] == 300 and len(stored(city_engine)) == 300
