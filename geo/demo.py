@@ -836,7 +836,7 @@ def generate_layers(kelurahan: gpd.GeoDataFrame, *, seed: int = LAYER_SEED
         "badan_air": [("Danau Pesisir", lake), ("Selat Pesisir", _sea_strip(site))],
         "kawasan_lindung": [("Hutan Lindung Bukit Nibung", forest)],
         "rawan_banjir": [("Dataran Banjir Sungai Meranti", flood)],
-        "bandara": [("Bandara Pesisir Demo", _airport(site, river))],
+        "bandara": [("Bandara Pesisir Demo", _airport(site))],
         "jalan": _roads(metric),
         "permukiman": _settlements(metric, site),
     }
@@ -943,8 +943,9 @@ def _lake(site: dict, river: shapely.Geometry, forest: shapely.Geometry,
     return shapely.affinity.rotate(oval, rng.uniform(0, 180))
 
 
-def _airport(site: dict, river: shapely.Geometry) -> shapely.Geometry:
-    """An aerodrome (2.5 km runway strip, 300 m wide) 1.5 km inside the edge across from the river."""
+def _airport(site: dict) -> shapely.Geometry:
+    """An aerodrome (2.5 km runway strip, 300 m wide) 1.5 km inside the edge, on the side of the
+    city away from the river."""
     edge = site["centre"] + site["across"] * (site["radius"] * 0.55)
     inside = shapely.get_coordinates(shapely.shortest_line(
         shapely.Point(edge), shapely.buffer(site["land"], -1500.0)))[-1]

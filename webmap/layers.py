@@ -111,12 +111,21 @@ def load_layers(conn: Connection, city_kode: str, *, kinds: Iterable[str] | None
         Kind -> features with :data:`LAYER_FRAME_COLUMNS` (and ``jenis``, ``turbojet`` /
         ``lainnya`` / None, for ``bandara``).  Kinds without a layer are absent; ``dem`` is never
         included (see :func:`dem_layer`).
+
+    Raises
+    ------
+    NotFoundError
+        A ``layer_ids`` entry that is not a layer of that kind in the city.
     """
     wanted = set(LAYER_KINDS if kinds is None else kinds) & set(LAYER_KINDS)
     chosen = {row["kind"]: row["id"] for row in _active_layers(conn, city_kode)
               if row["kind"] in wanted}
     for kind, layer_id in (layer_ids or {}).items():
-        chosen[kind] = _layer_of_city(conn, city_kode, int(layer_id))["id"]
+        layer = _layer_of_city(conn, city_kode, int(layer_id))
+        if layer["kind"] != kind:
+            raise NotFoundError(f"Layer {layer_id} of city '{city_kode}' is a {layer['kind']} "
+                                f"layer, not {kind}.")
+        chosen[kind] = layer["id"]
     return {kind: _features(conn, layer_id, kind) for kind, layer_id in sorted(chosen.items())
             if kind in wanted}
 

@@ -143,8 +143,11 @@ def test_a_dem_elsewhere_is_refused(city_engine, options, tmp_path):
 
 def test_another_citys_layer_is_not_found(city_engine, options, tmp_path):
     report = import_layer(city_engine, write(tmp_path / "j.geojson", [RIVER]), "jalan", options)
-    with city_engine.connect() as conn, pytest.raises(NotFoundError):
-        get_layer(conn, "99.02", report["layer_id"])
+    with city_engine.connect() as conn:
+        with pytest.raises(NotFoundError):
+            get_layer(conn, "99.02", report["layer_id"])
+        with pytest.raises(NotFoundError, match="is a jalan layer, not sungai"):
+            load_layers(conn, "99.01", layer_ids={"sungai": report["layer_id"]})
 
 
 def test_the_demo_city_has_a_layer_of_every_kind(engine, tmp_path):
