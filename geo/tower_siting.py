@@ -594,8 +594,9 @@ def _sites(problem: _Problem, allocation: Any, assignment: np.ndarray,
     """One row per selected new site, in the solver's rank order (:data:`SITE_COLUMNS`)."""
     selected = list(allocation.selected) if allocation is not None else []
     chosen = problem.candidates.iloc[problem.eligible[selected]].reset_index(drop=True)
+    uploads = _cell_uploads(problem.demand, measurements) if selected else None
     rows = [_site_row(rank, chosen.iloc[rank - 1], problem.demand[assignment == column],
-                      measurements)
+                      uploads)
             for rank, column in enumerate(selected, start=1)]
     sites = pd.DataFrame(rows, columns=[c for c in SITE_COLUMNS
                                         if c not in ("kelurahan", "kecamatan", "kode")])
@@ -603,8 +604,8 @@ def _sites(problem: _Problem, allocation: Any, assignment: np.ndarray,
 
 
 def _site_row(rank: int, candidate: pd.Series, served: pd.DataFrame,
-              measurements: pd.DataFrame | None) -> dict[str, Any]:
-    evidence = _evidence(served, measurements)
+              uploads: pd.DataFrame | None) -> dict[str, Any]:
+    evidence = _evidence(served, uploads)
     return {"rank": rank, "id": candidate["id"], "source": candidate["source"],
             "latitude": candidate["latitude"], "longitude": candidate["longitude"],
             "cells": len(served), "blank_cells": int((served["status"] == _MEASURED_BLANK).sum()),
@@ -628,11 +629,11 @@ def _with_kelurahan(sites: pd.DataFrame, kelurahan: gpd.GeoDataFrame) -> pd.Data
     return sites
 
 
-def _evidence(served: pd.DataFrame, measurements: pd.DataFrame | None) -> dict[str, Any]:
+def _evidence(served: pd.DataFrame, uploads: pd.DataFrame | None) -> dict[str, Any]:
     """Readings the served cells' status rests on: count, first and last time, upload ids.
 
     Counts and times are those of the analysis (its evidence window per cell); the upload ids
-    are those of the measurements in each cell within that window (same operator unless "any").
+    are those of :func:`_cell_uploads`.
     """
     measured = served[served["samples"] > 0]
     first = measured["first_at"].min() if len(measured) else None
@@ -640,21 +641,35 @@ def _evidence(served: pd.DataFrame, measurements: pd.DataFrame | None) -> dict[s
     return {"measurements": int(measured["samples"].sum()),
             "first_measured": None if first is None else int(first),
             "last_measured": None if last is None else int(last),
-            "upload_ids": _upload_ids(measured, measurements)}
+            "upload_ids": _upload_ids(measured, uploads)}
 
 
-def _upload_ids(cells: pd.DataFrame, measurements: pd.DataFrame | None) -> list[int]:
-    if measurements is None or len(cells) == 0 or "upload_id" not in measurements.columns:
+def _upload_ids(cells: pd.DataFrame, uploads: pd.DataFrame | None) -> list[int]:
+    if uploads is None or len(cells) == 0:
         return []
+    ids = uploads.loc[uploads["h3_cell"].isin(cells["h3_cell"]), "upload_id"].unique()
+    return sorted(int(i) for i in ids)
+
+
+def _cell_uploads(demand: pd.DataFrame, measurements: pd.DataFrame | None
+                  ) -> pd.DataFrame | None:
+    """Distinct (``h3_cell``, ``upload_id``) of the readings each demand cell's status rests on.
+
+    Readings of the cell (of the analysis' operator unless "any") between its ``first_at`` and
+    ``last_at``; None without measurements or upload ids.
+    """
+    if measurements is None or "upload_id" not in measurements.columns or len(demand) == 0:
+        return None
     rows = measurements.assign(h3_cell=_cells_at_resolution(measurements["h3_cell"]))
-    operator = str(cells["operator"].iloc[0])
+    operator = str(demand["operator"].iloc[0])
     if operator != "any":
         rows = rows[rows["operator"] == operator]
-    joined = rows.merge(cells[["h3_cell", "first_at", "last_at"]], on="h3_cell")
+    joined = rows[["h3_cell", "measured_at", "upload_id"]].merge(
+        demand[["h3_cell", "first_at", "last_at"]], on="h3_cell")
     time = joined["measured_at"].to_numpy(dtype=np.int64)
     inside = (time >= joined["first_at"].to_numpy()) & (time <= joined["last_at"].to_numpy())
-    ids = joined.loc[inside, "upload_id"].dropna().astype(np.int64).unique()
-    return sorted(int(i) for i in ids)
+    found = joined.loc[inside & joined["upload_id"].notna().to_numpy(), ["h3_cell", "upload_id"]]
+    return found.astype({"upload_id": np.int64}).drop_duplicates()
 
 
 def _cells_at_resolution(values: pd.Series) -> np.ndarray:

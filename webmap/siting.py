@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 
-from geo import tower_siting
-from geo.errors import N_, InputFileError
+from geo import coverage, tower_siting
+from geo.errors import N_, InputFileError, NotFoundError
 from geo.kominfo_export import write_proposals
 from geo.settings import SignalThresholds
 from webmap import analysis, store
@@ -52,8 +52,7 @@ def plan_towers(engine: Engine, city_kode: str | None, request: TowerRequest, *,
     (:func:`geo.kominfo_export.write_proposals`, headers in ``lang``).
     """
     data = analysis.load_city_data(engine, city_kode, as_of=request.as_of)
-    cells, _ = analysis.coverage_tables(data, operator=request.operator, as_of=request.as_of,
-                                        thresholds=request.thresholds)
+    cells = _operator_cells(data, request)
     with engine.connect() as conn:
         facilities = store.load_facilities(conn, data.city["kode"])
         layers = _constraint_layers(conn, data.city["kode"])
@@ -72,6 +71,23 @@ def plan_towers(engine: Engine, city_kode: str | None, request: TowerRequest, *,
     if export is not None:
         answer["export"] = str(write_proposals(result, export, lang=lang))
     return answer
+
+
+def _operator_cells(data: analysis.CityData, request: TowerRequest) -> pd.DataFrame:
+    """The analysis cells of the requested operator (or "any"), as of the request's date.
+
+    Only the cell table: the per-kelurahan statistics (and their population sums) of
+    :func:`webmap.analysis.coverage_tables` are not needed here.
+    """
+    cells = analysis.all_cells(data, as_of=request.as_of, thresholds=request.thresholds)
+    operator = request.operator or coverage.ANY_OPERATOR
+    if request.operator and operator not in set(cells["operator"]):
+        measured = sorted(set(cells["operator"]) - {coverage.ANY_OPERATOR, ""})
+        raise NotFoundError.translatable(
+            N_("Tidak ada pengukuran operator '%(operator)s' di %(city)s (operator yang "
+               "terukur: %(known)s)."), operator=operator, city=data.city["nama"],
+            known=", ".join(measured) or "-")
+    return cells[cells["operator"] == operator].reset_index(drop=True)
 
 
 def _demand_statuses(request: TowerRequest) -> tuple[str, ...]:
