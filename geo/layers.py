@@ -36,7 +36,13 @@ import pyproj
 import shapely
 
 from geo.errors import CRSError, InputFileError, Problem
-from geo.projection import WGS84, candidate_utm_crs, guess_projected_crs, looks_like_lonlat
+from geo.projection import (
+    WGS84,
+    candidate_utm_crs,
+    guess_projected_crs,
+    looks_like_lonlat,
+    utm_zone_crs,
+)
 
 POINT, LINE, POLYGON = "titik", "garis", "area"
 
@@ -407,7 +413,8 @@ def _outside_problems(geoms: np.ndarray, rows: np.ndarray, city: Any, tolerance:
                       source: str) -> list[LayerProblem]:
     """Features farther than ``tolerance`` metres from the city's boundaries."""
     city = city if city.crs is not None else city.set_crs(WGS84)
-    metric_crs = city.estimate_utm_crs()
+    west, south, east, north = city.to_crs(WGS84).total_bounds
+    metric_crs = utm_zone_crs((west + east) / 2, (south + north) / 2)
     boundary = shapely.union_all(np.asarray(city.to_crs(metric_crs).geometry.array))
     present = ~shapely.is_missing(geoms)
     metric = np.full(len(geoms), None, dtype=object)

@@ -245,3 +245,29 @@ def test_unsupported_and_unreadable_files(tmp_path):
     broken.write_text("{not json")
     with pytest.raises(InputFileError, match="cannot be read as a vector layer"):
         read_layer(broken, "sungai")
+
+
+# --- real files (../shared/data) ---------------------------------------------------------------
+
+def test_real_file_in_utm_metres_declaring_nothing_is_caught(shared_data):
+    """Malang's TPA file: UTM 49S metres in a GeoJSON, which implies longitude/latitude."""
+    path = shared_data / "facilities" / "malang_waste_tpa.geojson"
+    with pytest.raises(CRSError, match="look like projected metres.*EPSG:32746 to EPSG:32753"):
+        read_layer(path, "sumber_air")
+    result = read_layer(path, "sumber_air", crs="EPSG:32749")
+    assert result.frame["nama"].tolist() == ["TPA Talangagung", "TPA Paras Poncokusumo",
+                                             "TPA Randu Agung Singosari"]
+    lon, lat = result.frame.geometry.x, result.frame.geometry.y
+    assert lon.between(112.4, 112.9).all() and lat.between(-8.2, -7.8).all()  # around Malang
+
+
+def test_real_polygons_of_another_city_are_all_outside(shared_data):
+    payakumbuh = gpd.read_file(shared_data / "boundaries" / "payakumbuh_13.76_kelurahan.geojson")
+    own = read_layer(shared_data / "boundaries" / "payakumbuh_13.76_kelurahan.geojson", "lahan",
+                     city=payakumbuh)
+    assert len(own.frame) == 47 and own.problems == []
+    with pytest.raises(InputFileError, match="no feature of the lahan layer") as err:
+        read_layer(shared_data / "boundaries" / "singkawang_61.72_kelurahan.geojson", "lahan",
+                   city=payakumbuh)
+    assert {p.code for p in err.value.problems} == {"outside"}
+    assert len(err.value.problems) == 26
