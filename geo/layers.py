@@ -106,6 +106,7 @@ REASONS: dict[str, str] = {
     "no_crs": "the file declares no CRS; its coordinates are longitude/latitude, so EPSG:4326 "
               "was assumed",
     "crs_given": "CRS %(crs)s used as given instead of the file's %(declared)s",
+    "crs_set": "CRS %(crs)s used as given (the file declares none)",
     "reprojected": "reprojected from %(crs)s to EPSG:4326",
     "first_layer": "read layer %(layer)s, the first of %(count)s layers (%(layers)s)",
     "reader": "reader warning: %(detail)s",
@@ -309,9 +310,11 @@ def _to_lonlat(frame: gpd.GeoDataFrame, given: pyproj.CRS | None, city: Any, sou
     if len(xy):
         _check_fits(xy[:, 0], xy[:, 1], crs, given is not None, city, source)
     notes = []
-    if given is not None:
+    if given is not None and declared is not None:
         notes.append(_problem("crs_given", source=source, crs=_crs_name(given),
-                              declared=_crs_name(declared) if declared else "none"))
+                              declared=_crs_name(declared)))
+    elif given is not None:
+        notes.append(_problem("crs_set", source=source, crs=_crs_name(given)))
     elif declared is None:
         notes.append(_problem("no_crs", source=source))
     if crs is None or crs.is_geographic and crs.equals(WGS84):

@@ -62,6 +62,7 @@ REASON_TEXTS = {
     "no_crs": N_("file tidak menyebutkan CRS; koordinatnya bujur/lintang, jadi EPSG:4326 "
                  "dipakai"),
     "crs_given": N_("CRS %(crs)s dipakai sesuai masukan, bukan %(declared)s dari file"),
+    "crs_set": N_("CRS %(crs)s dipakai sesuai masukan (file tidak menyebutkan CRS)"),
     "reprojected": N_("diproyeksikan ulang dari %(crs)s ke EPSG:4326"),
     "first_layer": N_("dibaca lapisan %(layer)s, yang pertama dari %(count)s lapisan "
                       "(%(layers)s)"),

@@ -271,3 +271,17 @@ def test_real_polygons_of_another_city_are_all_outside(shared_data):
                    city=payakumbuh)
     assert {p.code for p in err.value.problems} == {"outside"}
     assert len(err.value.problems) == 26
+
+
+def test_a_crs_given_for_a_file_without_one_is_noted(city, tmp_path):
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    metric = gpd.GeoSeries([INSIDE["garis"]], crs="EPSG:4326").to_crs(UTM)
+    write(folder / "jalan.shp", metric, crs=UTM)
+    (folder / "jalan.prj").unlink()
+    with pytest.raises(CRSError, match="declares no CRS. Pass --crs EPSG:32647"):
+        read_layer(folder / "jalan.shp", "jalan", city=city)
+    result = read_layer(folder / "jalan.shp", "jalan", city=city, crs=UTM)
+    assert [(n.code, n.reason) for n in result.notes] == [
+        ("crs_set", "CRS EPSG:32647 used as given (the file declares none)")]
+    assert result.frame.geometry.iloc[0].equals_exact(INSIDE["garis"], 1e-7)
