@@ -71,3 +71,28 @@ def test_blank_spots_geojson_and_openapi(app):
 def test_bad_page_is_a_json_error(app):
     response = signed_in(app, "rina", "perencana").get("/api/cells?page=abc")
     assert response.status_code == 422 and "page" in response.get_json()["error"]
+
+
+def test_blank_spot_on_the_border_is_split_between_the_kelurahan(db_url, city_file, tmp_path):
+    """No service on both sides of the A|B border: one blank spot, a piece in each kelurahan
+    with its own area, and each kelurahan's figures are those of its piece."""
+    rows = [f"1.6050,{lon},2024-03-0{d}T10:00:00,Telkomsel,4G,,true,dev-{d}"
+            for lon in (101.4095, 101.4105) for d in range(1, 6)]
+    app = make_app(db_url, city_file, tmp_path, rows=rows)
+    try:
+        client = signed_in(app, "rina", "perencana")
+        pieces = {kode: client.get(f"/api/kelurahan/{kode}/blankspots.geojson").get_json()
+                  ["features"] for kode in (KEL_A, KEL_B)}
+        figures = {row["kode"]: row for row in client.get("/api/kelurahan").get_json()["items"]}
+    finally:
+        dispose_engine(app)
+    assert len(pieces[KEL_A]) == len(pieces[KEL_B]) == 1
+    a, b = (pieces[kode][0]["properties"] for kode in (KEL_A, KEL_B))
+    assert a["blank_spot_id"] == b["blank_spot_id"] and a["id"] != b["id"]
+    assert (a["kelurahan_kode"], b["kelurahan_kode"]) == (KEL_A, KEL_B)
+    # the readings sit symmetrically 55 m either side of the border: two pieces alike in size
+    assert a["area_km2"] == pytest.approx(b["area_km2"], rel=0.1)
+    assert a["samples"] == b["samples"] == 5
+    for kode, piece in ((KEL_A, a), (KEL_B, b)):
+        assert figures[kode]["blank_spots"] == 1
+        assert figures[kode]["blank_spot_area_km2"] == pytest.approx(piece["area_km2"])
