@@ -86,8 +86,11 @@ class TowerSiting:
     Attributes
     ----------
     model, status, objective
-        Model solved ("lscp"/"mclp"), solver status ("optimal", or "no_demand" when there was
-        nothing to solve) and objective (sites for LSCP, weight served for MCLP).
+        Model solved ("lscp"/"mclp"), status and objective (new sites for LSCP, weight served
+        for MCLP).  The status is the solver's ("optimal"), or, when there was no model to solve:
+        "no_demand" (no demand cell), "no_reachable_demand" (no eligible candidate or
+        registered tower reaches any demand cell) or "existing_towers_suffice" (no eligible
+        candidate, and registered towers serve every reachable cell).
     radius_m, technology, operator
         The service radius used and where it came from; the operator of the analysis.
     sites
@@ -536,23 +539,31 @@ def _solved(problem: _Problem, *, model: str, max_sites: int | None, technology:
     """Solve the covering model over the reachable rows and describe the answer."""
     rows = np.flatnonzero(problem.reachable)
     _require_candidates(problem)
-    if len(rows) == 0 or len(problem.eligible) == 0:
-        allocation = None
-    else:
-        allocation = _solve(problem, rows, model=model, max_sites=max_sites)
     assignment = np.full(len(problem.demand), -1, dtype=np.int64)
-    if allocation is not None:
+    allocation = None
+    if len(rows) and len(problem.eligible):
+        allocation = _solve(problem, rows, model=model, max_sites=max_sites)
         assignment[rows] = allocation.assignment
-    sites = _sites(problem, allocation, assignment, kelurahan, measurements)
-    towers = problem.tower_columns
+    elif len(rows):  # no eligible candidate, and registered towers serve every reachable row
+        assignment[rows] = problem.tower_columns[problem.cost[rows][:, problem.tower_columns]
+                                                 .argmin(axis=1)]
     return TowerSiting(
-        model=model, status=allocation.status if allocation is not None else "no_demand",
+        model=model, status=_status(problem, allocation, rows),
         objective=float(allocation.objective) if allocation is not None else 0.0,
-        radius_m=problem.radius, technology=technology, operator=operator, sites=sites,
+        radius_m=problem.radius, technology=technology, operator=operator,
+        sites=_sites(problem, allocation, assignment, kelurahan, measurements),
         candidates=problem.candidates, unreachable=_unreachable(problem),
         registered_tower_measured_blank=_measured_blank_near_towers(problem),
         demand_total=len(problem.demand), demand_covered=int((assignment >= 0).sum()),
-        served_by_existing=int(np.isin(assignment, towers).sum()))
+        served_by_existing=int(np.isin(assignment, problem.tower_columns).sum()))
+
+
+def _status(problem: _Problem, allocation: Any, rows: np.ndarray) -> str:
+    if allocation is not None:
+        return str(allocation.status)
+    if len(problem.demand) == 0:
+        return "no_demand"
+    return "existing_towers_suffice" if len(rows) else "no_reachable_demand"
 
 
 def _require_candidates(problem: _Problem) -> None:

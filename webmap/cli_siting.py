@@ -2,6 +2,7 @@
 :mod:`webmap.siting`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import force_locale, gettext as _
 
+from geo.errors import PetakotaError
 from geo.tower_siting import MODELS
 from webmap import db, siting
 from webmap.cli import _run, city_option, json_option
 from webmap.cli_analysis import _thresholds, as_of_option, operator_option
+from webmap.errors import user_message
 
 
 @click.group("siting")
@@ -39,7 +42,7 @@ def siting_group() -> None:
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Write the proposals (.csv, .xlsx or .geojson, Kominfo's shape).")
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
-              help="Language of the summary and of the export's column headers.")
+              help="Language of the messages and of the export's column headers.")
 @json_option
 def towers_command(city: str | None, model: str, radius_m: float | None, max_sites: int | None,
                    operator: str | None, technology: str | None, as_of: str | None,
@@ -57,11 +60,22 @@ def towers_command(city: str | None, model: str, radius_m: float | None, max_sit
         answer = siting.plan_towers(db.get_engine(), city, request,
                                     export=Path(export_path) if export_path else None,
                                     lang=lang)
-        with force_locale(lang):
-            answer["message"] = _summary(answer)
+        answer["message"] = _summary(answer)
         return answer
 
-    _run(as_json, action)
+    with force_locale(lang):
+        _run(as_json, _in_language(action))
+
+
+def _in_language(action: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """``action`` whose refusal carries its message in the current language."""
+    def run() -> dict[str, Any]:
+        try:
+            return action()
+        except PetakotaError as error:
+            error.message = user_message(error)
+            raise
+    return run
 
 
 def _summary(answer: dict[str, Any]) -> str:

@@ -304,3 +304,32 @@ def test_to_dict_has_the_issue_keys(kelurahan):
                                    "longitude": pytest.approx(LON0), "eligible": True,
                                    "violations": []}]
     assert data["sites"][0]["id"] == "x" and data["sites"][0]["kelurahan"] == "Sungai Uji"
+
+
+def test_statuses_when_there_is_no_model_to_solve(kelurahan):
+    lake = gpd.GeoDataFrame(geometry=[square(0, 0, 500)], crs="EPSG:4326")
+    weak = cells_frame([(0, 0, "weak"), (200, 100, "weak")])
+    served = site_towers(weak, candidates_frame({"wet": (0, 0)}), kelurahan, radius_m=1_000.0,
+                         include=("weak",), towers=towers_frame({9: (100, 0)}),
+                         layers={"badan_air": lake})
+    assert served.status == "existing_towers_suffice" and served.sites.empty
+    assert (served.demand_total, served.demand_covered, served.served_by_existing) == (2, 2, 2)
+    far = site_towers(cells_frame([(0, 0, "blank")]), candidates_frame({"x": (5_000, 0)}),
+                      kelurahan, radius_m=1_000.0)
+    assert (far.status, far.demand_covered, len(far.unreachable)) == ("no_reachable_demand", 0,
+                                                                       1)
+    none = site_towers(weak, candidates_frame({"x": (0, 0)}), kelurahan, radius_m=1_000.0)
+    assert (none.status, none.demand_total) == ("no_demand", 0)
+
+
+def test_unmeasured_cells_are_demand_only_when_asked(kelurahan):
+    cells = cells_frame([(0, 0, "unmeasured"), (3_000, 0, "blank")])
+    candidates = candidates_frame({"w": (0, 0), "e": (3_000, 0)})
+    blank_only = site_towers(cells, candidates, kelurahan, radius_m=1_000.0)
+    assert blank_only.sites["id"].tolist() == ["e"]
+    with_unmeasured = site_towers(cells, candidates, kelurahan, radius_m=1_000.0,
+                                  include=("unmeasured",))
+    assert sorted(with_unmeasured.sites["id"]) == ["e", "w"]
+    assert with_unmeasured.sites.set_index("id").loc["w", "blank_cells"] == 0
+    with pytest.raises(SitingError, match="Status sel 'covered' tidak dikenal"):
+        site_towers(cells, candidates, kelurahan, include=("covered",))

@@ -84,11 +84,42 @@ def test_summary_is_indonesian_by_default(runner):
     assert "lokasi menara baru" in result.output and "1 dari 1 sel terlayani" in result.output
 
 
-def test_mclp_without_a_number_of_sites_is_refused(runner):
+def test_mclp_without_a_number_of_sites_is_refused_in_the_chosen_language(runner):
     answer = towers(runner, "--model", "mclp", ok=False)
-    assert "jumlah lokasi baru" in answer["error"]
+    assert answer["error"] == ("MCLP memilih sejumlah lokasi yang ditentukan: berikan jumlah "
+                               "lokasi baru.")
+    answer = towers(runner, "--model", "mclp", "--lang", "en", ok=False)
+    assert answer["error"] == "MCLP chooses a given number of sites: give the number of new sites."
+
+
+def test_english_summary(runner):
+    result = runner.invoke(args=["siting", "towers", "--as-of", "2024-04-30", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "new tower sites; 1 of 1 cells served" in result.output
 
 
 def test_unknown_operator_is_refused(runner):
     answer = towers(runner, "--operator", "Nokia", ok=False)
     assert "Telkomsel" in answer["error"]
+
+
+def test_an_imported_lake_refuses_the_candidate_inside_it(runner, tmp_path):
+    lake = tmp_path / "danau.geojson"
+    ring = [[101.4045, 1.6045], [101.4060, 1.6045], [101.4060, 1.6060], [101.4045, 1.6060],
+            [101.4045, 1.6045]]
+    lake.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"nama": "Danau Uji"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    imported = runner.invoke(args=["import-layer", str(lake), "--kind", "badan_air"])
+    assert imported.exit_code == 0, imported.output
+    candidates = tmp_path / "kandidat.csv"
+    candidates.write_text("id,latitude,longitude\nMENARA-1,1.6052,101.4052\n"
+                          "JAUH,1.6090,101.4190\n")
+    answer = towers(runner, "--as-of", "2024-04-30", "--candidates", str(candidates),
+                    "--radius-m", "500")
+    assert answer["layers"] == ["badan_air"]
+    verdicts = {c["id"]: (c["eligible"], c["violations"]) for c in answer["candidates"]}
+    assert verdicts == {"MENARA-1": (False, ["badan_air: 0 m"]), "JAUH": (True, [])}
+    assert (answer["status"], answer["sites"], answer["demand_covered"]) == (
+        "no_reachable_demand", [], 0)
+    assert [cell["status"] for cell in answer["unreachable"]] == ["blank"]
