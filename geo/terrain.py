@@ -229,6 +229,18 @@ def _crs_text(crs: RasterioCRS) -> str:
     return f"EPSG:{code}" if code else crs.to_string()
 
 
+def write_with_crs(path: str | Path, target: str | Path, *, crs: Any) -> Path:
+    """Copy a raster to ``target`` declaring ``crs`` (for a DEM whose file declares none or a
+    wrong one), so that readers need no separate CRS argument."""
+    source = Path(path)
+    with _open(source, source.name) as dataset:
+        profile = dataset.profile | {"crs": _source_crs(dataset, crs, source.name)}
+        data = dataset.read()
+    with rasterio.open(target, "w", **profile) as copy:
+        copy.write(data)
+    return Path(target)
+
+
 def plane_dem(path: str | Path, *, crs: str, origin: tuple[float, float], size: int,
               resolution_m: float, rise_x: float = 0.0, rise_y: float = 0.0,
               base_m: float = 10.0) -> Path:

@@ -24,9 +24,9 @@ import shapely
 
 from geo.errors import InputFileError, NotFoundError, Problem
 from geo.layers import LAYER_KINDS, check_kind, read_layer
-from geo.terrain import read_dem_info
+from geo.terrain import read_dem_info, write_with_crs
 from webmap import store
-from webmap.archive import ArchivedFile, archive_file
+from webmap.archive import ArchivedFile, archive_file, archive_folder
 from webmap.database import geometry_from_db, geometry_to_db
 from webmap.ingest import IngestOptions
 from webmap.models import ConstraintFeature, ConstraintLayer
@@ -162,9 +162,17 @@ def get_layer(conn: Connection, city_kode: str, layer_id: int) -> dict[str, Any]
 
 
 def dem_layer(conn: Connection, city_kode: str) -> dict[str, Any] | None:
-    """The city's active DEM: its row, whose ``archive_path`` is the GeoTIFF and ``source_crs``
-    its CRS (pass it as ``dem_crs`` to :func:`geo.terrain.slope_percent`); None without one."""
-    return next((row for row in _active_layers(conn, city_kode) if row["kind"] == "dem"), None)
+    """The city's active DEM, None without one.
+
+    Returns the layer's row plus ``path``: a GeoTIFF that declares its CRS, to give to
+    :func:`geo.terrain.slope_percent` (the archived file itself, or, when the import named the
+    CRS with ``crs=``, a copy declaring it beside the archived file).
+    """
+    row = next((row for row in _active_layers(conn, city_kode) if row["kind"] == "dem"), None)
+    if row is None:
+        return None
+    report = _layer_of_city(conn, city_kode, row["id"])["report"]
+    return row | {"path": Path(report.get("raster_path") or row["archive_path"])}
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -195,9 +203,14 @@ def _read_dem(archived: ArchivedFile, kelurahan: gpd.GeoDataFrame, crs: str | No
             "); check the file and its CRS",
             [Problem("DEM outside the city", file=archived.original_name, value=_bounds_text(
                 info.bounds_lonlat))])
-    return {"frame": None, "report": {"rows": 0, "accepted": 0, "rejected": 0, "errors": [],
-                                      "notes": [], "source_crs": info.crs,
-                                      "dem": info.as_dict()}}
+    report = {"rows": 0, "accepted": 0, "rejected": 0, "errors": [], "notes": [],
+              "source_crs": info.crs, "dem": info.as_dict()}
+    if crs:
+        copy = archive_folder(archived) / f"{archived.path.stem}_{info.crs.replace(':', '')}.tif"
+        if not copy.exists():
+            write_with_crs(archived.path, copy, crs=crs)
+        report["raster_path"] = str(copy)
+    return {"frame": None, "report": report}
 
 
 def _bounds_text(bounds: Iterable[float]) -> str:

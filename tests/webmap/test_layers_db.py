@@ -131,7 +131,33 @@ def test_a_dem_is_archived_and_registered(city_engine, options, tmp_path):
         layer = dem_layer(conn, "99.01")
         assert "dem" not in load_layers(conn, "99.01")
     assert layer["name"] == "DEMNAS" and layer["source_crs"] == "EPSG:32647"
+    assert layer["path"] == Path(layer["archive_path"])
     assert Path(layer["archive_path"]).read_bytes() == dem.read_bytes()
+
+
+def test_a_dem_without_crs_gets_a_copy_declaring_the_crs_given(city_engine, options, tmp_path):
+    import numpy as np
+    import rasterio
+
+    from geo.terrain import slope_percent
+
+    dem = plane_dem(tmp_path / "dem.tif", crs="EPSG:32647", origin=(766_000.0, 176_000.0),
+                    size=60, resolution_m=30.0, rise_x=0.1)
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(dem) as source:
+        profile = source.profile | {"crs": None}
+        with rasterio.open(bare, "w", **profile) as target:
+            target.write(source.read())
+    with pytest.raises(CRSError, match="declares no CRS"):
+        import_layer(city_engine, bare, "dem", options)
+    import_layer(city_engine, bare, "dem", options, crs="EPSG:32647")
+    with city_engine.connect() as conn:
+        layer = dem_layer(conn, "99.01")
+    assert layer["path"] != Path(layer["archive_path"])
+    slope, _ = slope_percent(layer["path"], crs="EPSG:32647",
+                             bounds=(766_300.0, 176_300.0, 767_500.0, 177_500.0),
+                             resolution_m=50.0)
+    np.testing.assert_allclose(slope, 10.0, atol=1e-6)
 
 
 def test_a_dem_elsewhere_is_refused(city_engine, options, tmp_path):
