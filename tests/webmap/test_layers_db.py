@@ -193,3 +193,16 @@ def test_the_demo_city_has_a_layer_of_every_kind(engine, tmp_path):
     assert sorted(layers) == sorted(k for k in ALL_KINDS if k != "dem")
     assert len(layers["lahan"]) == 8 and layers["bandara"]["jenis"].tolist() == ["turbojet"]
     assert dem["source_crs"] == "EPSG:32647"
+
+
+def test_migration_0009_downgrades_and_upgrades(engine):
+    import sqlalchemy as sa
+
+    from webmap.database import downgrade_database, upgrade_database
+
+    tables = {"constraint_layer", "constraint_feature"}
+    assert tables <= set(sa.inspect(engine).get_table_names())
+    downgrade_database(engine, "0008")
+    assert not tables & set(sa.inspect(engine).get_table_names())
+    upgrade_database(engine)
+    assert tables <= set(sa.inspect(engine).get_table_names())
