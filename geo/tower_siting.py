@@ -248,7 +248,7 @@ def _candidates_from_csv(path: Path, id_column: str) -> gpd.GeoDataFrame:
     bad = x.isna() | y.isna() | ~x.between(-180, 180) | ~y.between(-90, 90)
     if bad.any():
         problems = [Problem("bukan lintang, bujur dalam derajat", file=path.name,
-                            row=int(i) + 2, value=f"{raw.at[i, lat]}, {raw.at[i, lon]}")
+                            row=int(i) + 2, value=f"{raw.loc[i, lat]}, {raw.loc[i, lon]}")
                     for i in raw.index[bad]]
         raise InputFileError.translatable(
             N_("File calon lokasi '%(file)s': %(count)s baris tanpa koordinat yang dapat "
@@ -350,8 +350,14 @@ def _too_close(squares: np.ndarray, layer: gpd.GeoDataFrame, crs: pyproj.CRS, ki
                                              return_distance=True, all_matches=False)
     for i, d in zip(plot, distance, strict=True):
         if (clearance > 0 and d < clearance) or (clearance == 0 and d == 0):
-            violations[i].append(f"{kind}: {d:.0f} m" + (f" < {clearance:g} m" if clearance
-                                                            else ""))
+            violations[i].append(f"{kind}: {_metres(d, clearance)} m"
+                                 + (f" < {clearance:g} m" if clearance else ""))
+
+
+def _metres(distance: float, clearance: float) -> str:
+    """Whole metres, or one decimal where rounding would reach the clearance (9.6 < 10)."""
+    whole = f"{distance:.0f}"
+    return whole if float(whole) < clearance or clearance == 0 else f"{distance:.1f}"
 
 
 # --- the model ---------------------------------------------------------------------------------

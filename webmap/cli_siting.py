@@ -1,5 +1,7 @@
-"""Siting commands: ``flask --app webmap siting towers``.  Thin wrappers over
-:mod:`webmap.siting`."""
+"""Siting commands: ``flask --app webmap siting towers``.
+
+Thin wrappers over :mod:`webmap.siting`; messages in Indonesian, in English with ``--lang en``.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +10,8 @@ from typing import Any
 
 import click
 from flask.cli import with_appcontext
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from geo.errors import PetakotaError
 from geo.tower_siting import MODELS

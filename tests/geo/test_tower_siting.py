@@ -333,3 +333,13 @@ def test_unmeasured_cells_are_demand_only_when_asked(kelurahan):
     assert with_unmeasured.sites.set_index("id").loc["w", "blank_cells"] == 0
     with pytest.raises(SitingError, match="Status sel 'covered' tidak dikenal"):
         site_towers(cells, candidates, kelurahan, include=("covered",))
+
+
+def test_clearance_distances_never_read_as_reaching_the_clearance(kelurahan):
+    river = gpd.GeoDataFrame(geometry=[shapely.LineString([lonlat(19.6, -500),
+                                                           lonlat(19.6, 500)])],
+                             crs="EPSG:4326")
+    checked = check_candidates(candidates_frame({"bank": (0, 0)}), kelurahan,
+                               layers={"sungai": river}, buffers_m={"sungai": 10.0})
+    violation, = checked["violations"].iloc[0]
+    assert violation.startswith("sungai: 9.") and violation.endswith(" m < 10 m")
