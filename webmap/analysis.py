@@ -403,8 +403,8 @@ def blank_spots_by_kelurahan(data: CityData, result: surface.SurfaceResult
     Each piece lies in one kelurahan and carries its own area, population and evidence, so a
     kelurahan's page, its API answers and its figures never reach over its border.
     """
-    whole = surface.blank_spot_polygons(result, data.measurements, data.kelurahan,
-                                        population_raster=data.population)
+    # the people of each piece are counted in the raster: none needed for the whole spots
+    whole = surface.blank_spot_polygons(result, data.measurements, data.kelurahan)
     return coverage.split_blank_spots(whole, data.kelurahan,
                                       evidence=surface.evidence_points(result, data.measurements),
                                       population_raster=data.population)

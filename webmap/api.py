@@ -2,7 +2,9 @@
 
 Authentication by session or ``Authorization: Bearer <token>``; errors are JSON with a message a
 client can act on (see :mod:`webmap.errors`).  A lurah or camat only ever receives their own
-kelurahan; another area's object answers 403 and never its data.
+kelurahan; another area's object answers 403 and never its data.  Blank spots are served cut
+along kelurahan borders (:func:`geo.coverage.split_blank_spots`): a kelurahan's answer holds its
+own pieces only, each with its own area, population and evidence.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def kelurahan_list():
 @bp.get("/kelurahan/<kode>")
 @require_role(*ALL_ROLES)
 def kelurahan_detail(kode: str):
-    """One kelurahan: figures, blank spots (points with evidence) and facilities."""
+    """One kelurahan: figures, its blank-spot pieces (with evidence) and facilities."""
     require_kelurahan_access(kode)
     _, overview = request_overview()
     detail = analysis.kelurahan_overview(overview, kode)
@@ -88,7 +90,9 @@ def kelurahan_detail(kode: str):
 @bp.get("/kelurahan/<kode>/blankspots.geojson")
 @require_role(*ALL_ROLES)
 def kelurahan_blank_spots(kode: str):
-    """Blank-spot polygons of one kelurahan as GeoJSON."""
+    """Blank-spot polygons of one kelurahan as GeoJSON, cut at its border (a blank spot
+    reaching into a neighbour is one piece here and one there, with ``blank_spot_id`` in
+    common)."""
     require_kelurahan_access(kode)
     _, overview = request_overview()
     return _geojson(analysis.kelurahan_overview(overview, kode)["blank_spots"])
@@ -178,7 +182,8 @@ OPENAPI: dict[str, Any] = {
         "/api/kelurahan/{kode}": {"get": _operation("One kelurahan",
                                                     params=("kode", *_FILTERS))},
         "/api/kelurahan/{kode}/blankspots.geojson": {"get": _operation(
-            "Blank-spot polygons of a kelurahan", params=("kode", *_FILTERS), geojson=True)},
+            "Blank-spot polygons of a kelurahan, cut at its border", params=("kode", *_FILTERS),
+            geojson=True)},
         "/api/cells": {"get": _operation("H3 cells with status",
                                          params=(*_FILTERS, "kelurahan", "page", "per_page"))},
         "/api/facilities.geojson": {"get": _operation("Facilities",
