@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from geo.errors import NotFoundError
 from webmap import accounts, db
 from webmap.cli import _run, json_option
 
@@ -78,12 +79,13 @@ def list_command(as_json: bool) -> None:
 @username_option
 @json_option
 def disable(username: str, as_json: bool) -> None:
-    """Disable a user: no more sign-ins, sessions or API tokens."""
+    """Disable a user: no more sign-ins or API tokens, and every session ends."""
     db.migrate()
 
     def action() -> dict[str, Any]:
         user = accounts.set_active(db.get_engine(), username, False)
-        return asdict(user) | {"message": f"User {user.username} disabled."}
+        return asdict(user) | {"message": f"User {user.username} disabled; all of their "
+                                              "sessions were ended."}
 
     _run(as_json, action)
 
@@ -94,13 +96,35 @@ def disable(username: str, as_json: bool) -> None:
 @password_stdin_option
 @json_option
 def set_password(username: str, password_stdin: bool, as_json: bool) -> None:
-    """Set a user's password (prompted for, or read with --password-stdin)."""
+    """Set a user's password (prompted for, or read with --password-stdin); every session of
+    the user ends."""
     db.migrate()
     password = _read_password(password_stdin)
 
     def action() -> dict[str, Any]:
         user = accounts.set_password(db.get_engine(), username, password)
-        return {"username": user.username, "message": f"Password of {user.username} changed."}
+        return {"username": user.username,
+                "message": f"Password of {user.username} changed; all of their sessions were "
+                           "ended."}
+
+    _run(as_json, action)
+
+
+@users_group.command("end-sessions")
+@with_appcontext
+@username_option
+@json_option
+def end_sessions(username: str, as_json: bool) -> None:
+    """Sign a user out everywhere (e.g. after a lost phone) without changing the password."""
+    db.migrate()
+
+    def action() -> dict[str, Any]:
+        user = accounts.find_user(db.get_engine(), username)
+        if user is None:
+            raise NotFoundError(f"User '{username}' does not exist.")
+        accounts.end_sessions(db.get_engine(), user.id)
+        return {"username": user.username,
+                "message": f"All sessions of {user.username} were ended."}
 
     _run(as_json, action)
 

@@ -345,3 +345,14 @@ def test_preferred_https_scheme_makes_the_cookie_secure(db_url, city_file, tmp_p
         assert "Secure" in _login_cookie(app)
     finally:
         dispose_engine(app)
+
+
+def test_cli_end_sessions_signs_a_user_out_everywhere(app):
+    cookie = _saved_cookie(_signed_in(app))
+    runner = app.test_cli_runner()
+    ended = runner.invoke(args=["users", "end-sessions", "--username", "Rina"])
+    assert ended.exit_code == 0 and "All sessions of rina were ended." in ended.output
+    _signed_out_everywhere(app, cookie)
+    assert _signed_in(app).get("/api/me").status_code == 200  # the password still works
+    unknown = runner.invoke(args=["users", "end-sessions", "--username", "nobody"])
+    assert unknown.exit_code == 1 and "does not exist" in unknown.output
