@@ -398,7 +398,8 @@ def city_overview(engine: Engine, city_kode: str | None, *, operator: str | None
 
 def blank_spots_by_kelurahan(data: CityData, result: surface.SurfaceResult
                              ) -> gpd.GeoDataFrame:
-    """The surface's blank spots cut along kelurahan borders (:func:`geo.coverage.split_blank_spots`).
+    """The surface's blank spots cut along kelurahan borders
+    (:func:`geo.coverage.split_blank_spots`).
 
     Each piece lies in one kelurahan and carries its own area, population and evidence, so a
     kelurahan's page, its API answers and its figures never reach over its border.

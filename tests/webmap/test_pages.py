@@ -46,7 +46,7 @@ def test_kelurahan_page_shows_its_blank_spot(client):
     html = response.get_data(as_text=True)
     assert "Sungai Uji" in html and "ada blank spot" in html
     assert external_assets(html) == []
-    assert "data-print" in html and "js/print-button.js" in html  # a print button, no inline JS
+    assert "data-print" in html and "js/print-button.js" in html  # printing without inline JS
 
 
 def test_unknown_kelurahan_is_404(client):
