@@ -42,7 +42,7 @@ PROPOSAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("kecamatan", "kecamatan", "kecamatan"),
     ("kode", "kode_kelurahan", "kelurahan_code"),
     ("population", "penduduk_terlayani", "population_served"),
-    ("area_km2", "luas_blank_spot_km2", "blank_area_km2"),
+    ("blank_area_km2", "luas_blank_spot_km2", "blank_area_km2"),
     ("blank_cells", "sel_blank_spot", "blank_cells"),
     ("measurements", "jumlah_pengukuran", "measurements"),
     ("first_measured", "tanggal_pengukuran_pertama", "first_measured"),
@@ -57,7 +57,7 @@ PROPOSAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
 
 _SHEET = {"id": "usulan_blank_spot", "en": "blank_spot_proposals"}
-_DECIMALS = {"latitude": 7, "longitude": 7, "area_km2": 4, "population": 0}
+_DECIMALS = {"latitude": 7, "longitude": 7, "blank_area_km2": 4, "population": 0}
 
 
 def proposal_table(result: TowerSiting, *, lang: str = "id") -> pd.DataFrame:
@@ -81,7 +81,7 @@ def proposal_table(result: TowerSiting, *, lang: str = "id") -> pd.DataFrame:
     table = pd.DataFrame({
         "no": sites["rank"].astype(int), "id": sites["id"].astype(str),
         **{key: sites[key] for key in ("latitude", "longitude", "kelurahan", "kecamatan", "kode",
-                                        "population", "area_km2", "blank_cells",
+                                        "population", "blank_area_km2", "blank_cells",
                                         "measurements")},
         "first_measured": _local_dates(sites["first_measured"]),
         "last_measured": _local_dates(sites["last_measured"]),

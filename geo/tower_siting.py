@@ -69,7 +69,7 @@ DEMAND_STATUSES = ("blank", "weak", "unmeasured")
 MODELS = ("lscp", "mclp")
 #: Columns of :attr:`TowerSiting.sites`, in order.
 SITE_COLUMNS = ("rank", "id", "source", "latitude", "longitude", "kelurahan", "kecamatan", "kode",
-                "cells", "blank_cells", "area_km2", "population", "measurements",
+                "cells", "blank_cells", "area_km2", "blank_area_km2", "population", "measurements",
                 "first_measured", "last_measured", "upload_ids", "h3_cells")
 #: Columns of :attr:`TowerSiting.candidates`, in order (plus ``geometry``: the mast point).
 CANDIDATE_COLUMNS = ("id", "source", "latitude", "longitude", "eligible", "violations")
@@ -96,8 +96,9 @@ class TowerSiting:
     sites
         New sites ranked by demand served, columns :data:`SITE_COLUMNS`: ``kelurahan`` and
         ``kecamatan`` are names, ``kode`` the kelurahan code; ``cells`` the demand cells the site
-        serves, ``blank_cells`` those measured blank; ``area_km2`` and ``population`` of those
-        cells (population NaN without a raster); evidence ``measurements`` (readings the status
+        serves, ``blank_cells`` those measured blank; ``area_km2`` and ``population`` of the
+        served cells (population NaN without a raster), ``blank_area_km2`` of the blank ones;
+        evidence ``measurements`` (readings the status
         of those cells rests on), ``first_measured``/``last_measured`` (UTC epoch seconds) and
         ``upload_ids``; ``h3_cells`` the hex ids.
     candidates
@@ -623,10 +624,12 @@ def _sites(problem: _Problem, allocation: Any, assignment: np.ndarray,
 def _site_row(rank: int, candidate: pd.Series, served: pd.DataFrame,
               uploads: pd.DataFrame | None) -> dict[str, Any]:
     evidence = _evidence(served, uploads)
+    blank = (served["status"] == _MEASURED_BLANK).to_numpy()
     return {"rank": rank, "id": candidate["id"], "source": candidate["source"],
             "latitude": candidate["latitude"], "longitude": candidate["longitude"],
-            "cells": len(served), "blank_cells": int((served["status"] == _MEASURED_BLANK).sum()),
+            "cells": len(served), "blank_cells": int(blank.sum()),
             "area_km2": float(served["area_km2"].sum()),
+            "blank_area_km2": float(served.loc[blank, "area_km2"].sum()),
             "population": float(served["population"].sum(min_count=1)), **evidence,
             "h3_cells": served["h3"].astype(str).tolist()}
 

@@ -22,7 +22,8 @@ def siting(site_id: str = "BTS-01", kelurahan: str = "Sungai Geniot") -> TowerSi
     sites = pd.DataFrame([{
         "rank": 1, "id": site_id, "source": "upload", "latitude": 1.6512345678,
         "longitude": 101.4498765432, "kelurahan": kelurahan, "kecamatan": "Dumai Barat",
-        "kode": "14.72.01.1005", "cells": 3, "blank_cells": 2, "area_km2": 0.31234567,
+        "kode": "14.72.01.1005", "cells": 3, "blank_cells": 2, "area_km2": 0.45,
+        "blank_area_km2": 0.31234567,
         "population": 1234.4, "measurements": 17, "first_measured": T_FIRST,
         "last_measured": T_LAST, "upload_ids": [4, 12], "h3_cells": ["89651234567ffff"],
     }], columns=list(SITE_COLUMNS))

@@ -330,7 +330,8 @@ def test_unmeasured_cells_are_demand_only_when_asked(kelurahan):
     with_unmeasured = site_towers(cells, candidates, kelurahan, radius_m=1_000.0,
                                   include=("unmeasured",))
     assert sorted(with_unmeasured.sites["id"]) == ["e", "w"]
-    assert with_unmeasured.sites.set_index("id").loc["w", "blank_cells"] == 0
+    west = with_unmeasured.sites.set_index("id").loc["w"]
+    assert (west["blank_cells"], west["area_km2"], west["blank_area_km2"]) == (0, 0.1, 0.0)
     with pytest.raises(SitingError, match="Status sel 'covered' tidak dikenal"):
         site_towers(cells, candidates, kelurahan, include=("covered",))
 
