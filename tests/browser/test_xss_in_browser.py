@@ -3,7 +3,7 @@
 The texts go in through the ways users have: kelurahan, kecamatan and city names in a boundary
 file, operator names in a measurement file uploaded on the web under a hostile file name,
 facilities imported from a hostile CSV (under a hostile file name) and typed into the facility
-form.  Then every page an admin opens is read twice: as HTML (no text inside a ``<script>``
+form, a constraint layer with a hostile name, file name and feature name.  Then every page an admin opens is read twice: as HTML (no text inside a ``<script>``
 other than JSON data, no inline handler) and in Chromium, with every popup and tooltip of every
 map opened (no dialog, no console error - a CSP violation is one - and no blank map).
 
@@ -82,6 +82,15 @@ def _facilities() -> bytes:
     return _csv(["jenis", "nama", "operator", "status", "latitude", "longitude"], rows)
 
 
+def _layer() -> bytes:
+    """A constraint layer (land that may be used) whose plot has a hostile name."""
+    plot = [[101.401, 1.601], [101.403, 1.601], [101.403, 1.603], [101.401, 1.603],
+            [101.401, 1.601]]
+    return json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [plot]},
+        "properties": {"nama": PAYLOADS[5]}}]}).encode()
+
+
 def _store_hostile_texts(app) -> dict[str, int]:
     """Upload, import and type the payloads as the admin; the upload's id."""
     client = app.test_client()
@@ -101,6 +110,10 @@ def _store_hostile_texts(app) -> dict[str, int]:
         "operator": PAYLOADS[2], "capacity": "", "latitude": lat - 0.002,
         "longitude": lon + 0.002})
     assert typed.status_code in (302, 303), typed.get_data(as_text=True)[:2000]
+    layer = client.post("/lapisan", data={
+        "file": (io.BytesIO(_layer()), PAYLOADS[1] + PAYLOADS[3] + ".geojson"), "kind": "lahan",
+        "name": PAYLOADS[7]}, content_type="multipart/form-data")
+    assert layer.status_code == 200, layer.get_data(as_text=True)[:2000]
     return {"upload_id": int(upload.headers["Location"].rstrip("/").rsplit("/", 1)[1])}
 
 
@@ -120,7 +133,7 @@ def hostile_app(tmp_path_factory):
         "/", "/peta", "/peta?indicator=blank_area_km2", f"/peta?operator={PAYLOADS[0]}",
         f"/kelurahan/{KEL_A}", f"/kelurahan/{KEL_B}", "/fasilitas", "/dasbor",
         f"/dasbor?operator={PAYLOADS[4]}", "/unggah", f"/unggah/{stored['upload_id']}",
-        "/admin/users", "/fasilitas/impor", "/fasilitas/baru"]
+        "/admin/users", "/fasilitas/impor", "/fasilitas/baru", "/lapisan"]
     yield app
     dispose_engine(app)
 
