@@ -344,3 +344,33 @@ def test_clearance_distances_never_read_as_reaching_the_clearance(kelurahan):
                                layers={"sungai": river}, buffers_m={"sungai": 10.0})
     violation, = checked["violations"].iloc[0]
     assert violation.startswith("sungai: 9.") and violation.endswith(" m < 10 m")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_cases_with_towers_match_brute_force(kelurahan, seed):
+    rng = np.random.default_rng(seed)
+    spots = {(int(x), int(y)) for x, y in rng.integers(-4_000, 4_000, size=(14, 2)) // 300 * 300}
+    spec = [(x, y, "blank" if rng.random() < 0.6 else "weak") for x, y in sorted(spots)]
+    cells = cells_frame(spec)
+    sites = {f"c{i}": tuple(xy) for i, xy in enumerate(rng.integers(-4_000, 4_000, (7, 2)))}
+    towers = {100 + i: tuple(xy) for i, xy in enumerate(rng.integers(-4_000, 4_000, (2, 2)))}
+    radius = 1_800.0
+    result = site_towers(cells, candidates_frame(sites), kelurahan, radius_m=radius,
+                         include=("weak",), towers=towers_frame(towers))
+    reach = coverage_sets(cells, sites, radius)
+    weak = set(np.flatnonzero(cells["status"] == "weak"))
+    by_tower = set().union(*coverage_sets(cells, towers, radius).values()) & weak
+    reachable = set().union(*reach.values()) | by_tower
+    need = reachable - by_tower
+    fewest = next(k for k in range(len(sites) + 1)
+                  if any(set().union(*(reach[s] for s in subset)) >= need
+                         for subset in itertools.combinations(sites, k)))
+    assert len(result.sites) == fewest
+    assert set().union(*(reach[s] for s in result.sites["id"])) >= need
+    only_towers = by_tower - set().union(*(reach[s] for s in result.sites["id"]))
+    assert len(only_towers) <= result.served_by_existing <= len(by_tower)
+    assert result.demand_covered == len(reachable)
+    near_tower = set().union(*coverage_sets(cells, towers, radius).values()) - weak
+    assert set(result.registered_tower_measured_blank["h3"]) == set(cells["h3"].iloc[
+        sorted(near_tower)])
+    assert len(result.unreachable) == len(cells) - len(reachable)
