@@ -14,7 +14,7 @@ import pyproj
 import rasterio
 import shapely
 
-from geo import settings
+from geo import settings, surface
 from geo.coverage import (
     SPLIT_BLANK_SPOT_COLUMNS,
     aggregate_cells,
@@ -801,3 +801,32 @@ def test_split_blank_spots_without_any_blank_spot():
 
     assert pieces.empty and list(pieces.columns) == list(SPLIT_BLANK_SPOT_COLUMNS)
     assert blank_spot_totals(pieces).empty
+
+
+def test_split_of_a_real_surface_keeps_every_sample_and_the_area_inside_the_city():
+    """No service on both sides of the border of kelurahan 1 and 2: the surface's blank spot
+    is cut in two, the pieces tile the part of it inside the city, and every reading the
+    whole blank spot rests on is counted in exactly one piece."""
+    kelurahan = kelurahan_boxes()
+    border = LON0 + SIDE
+    measurements = pd.DataFrame({
+        "latitude": LAT0 + SIDE / 2, "longitude": np.repeat([border - 0.0005, border + 0.0005], 5),
+        "measured_at": epoch("2024-03-01 10:00") + 3600 * np.arange(10),
+        "signal_dbm": np.nan, "no_service": True, "technology": "4G", "operator": "Telkomsel"})
+    result = surface.interpolate_signal(measurements, kelurahan)
+    whole = surface.blank_spot_polygons(result, measurements, kelurahan)
+
+    pieces = split_blank_spots(whole, kelurahan,
+                               evidence=surface.evidence_points(result, measurements))
+
+    assert len(whole) == 1 and set(whole["kelurahan"].iloc[0].split(",")) == set(KODE[:2])
+    assert sorted(pieces["kelurahan_kode"]) == KODE[:2]
+    assert pieces["samples"].sum() == whole["samples"].iloc[0] == 10
+    assert pieces["samples"].tolist() == [5, 5]
+    metric = pieces.to_crs(result.crs)
+    city = shapely.union_all(kelurahan.to_crs(result.crs).geometry.to_numpy())
+    inside = whole.to_crs(result.crs).geometry.iloc[0].intersection(city).area
+    assert metric.area.sum() == pytest.approx(inside, rel=1e-9)
+    boxes = kelurahan.to_crs(result.crs).set_index("kode").geometry
+    for kode, piece in zip(pieces["kelurahan_kode"], metric.geometry, strict=True):
+        assert piece.difference(boxes[kode]).area < 1e-3
