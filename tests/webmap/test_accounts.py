@@ -202,3 +202,22 @@ def test_admin_cannot_be_given_a_city(city_engine):
     assert (problem.column, problem.value) == ("city", "99.01")
     assert "admin sees every city" in str(caught.value)
     assert accounts.find_user(city_engine, "admin") is None
+
+
+def test_migration_0008_keeps_users_and_matches_the_models(users):
+    """Existing users get session version 0; the tables are what the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from webmap.database import downgrade_database, upgrade_database
+    from webmap.models import Base
+
+    downgrade_database(users, "0007")
+    assert "login_throttle" not in sa.inspect(users).get_table_names()
+    upgrade_database(users)
+    assert accounts.find_user(users, "rina").session_version == 0
+    assert accounts.authenticate(users, "rina", PASSWORD) is not None
+    ours = {"user_account", "login_throttle", "login_attempt"}
+    with users.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in differences if any(f"'{table}'" in repr(d) for table in ours)] == []
