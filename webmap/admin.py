@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from geo.errors import PetakotaError
 from webmap import accounts
-from webmap.auth import problem_texts, start_session
+from webmap.auth import form_problems, problem_texts, start_session
 from webmap.db import get_engine
 from webmap.permissions import ForbiddenError, require_role
 
@@ -51,7 +51,7 @@ def users():
     form = UserForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return _page(form, problems=_form_problems(form)), status
+        return _page(form, problems=form_problems(form)), status
     try:
         user = accounts.create_user(
             get_engine(), username=form.username.data, password=form.password.data,
@@ -71,7 +71,7 @@ def set_password():
     form = NewPasswordForm()
     if not form.validate_on_submit():
         return _page(UserForm(formdata=None), password_form=form,
-                     password_problems=_form_problems(form)), 422
+                     password_problems=form_problems(form)), 422
     try:
         user = accounts.set_password(get_engine(), form.username.data, form.password.data)
     except PetakotaError as error:
@@ -95,11 +95,6 @@ def disable(username: str):
     user = accounts.set_active(get_engine(), username, False)
     flash(_("Pengguna %(name)s dinonaktifkan; semua sesinya diakhiri.", name=user.username))
     return redirect(url_for("admin.users"))
-
-
-def _form_problems(form: FlaskForm) -> list[str]:
-    return [f"{form[name].label.text}: {', '.join(map(str, errors))}"
-            for name, errors in form.errors.items()]
 
 
 def _page(form: UserForm, *, error: str | None = None, problems: list[str] | None = None,

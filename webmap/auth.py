@@ -227,7 +227,7 @@ def change_password():
     form = PasswordChangeForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return _password_page(form, problems=_form_problems(form)), status
+        return _password_page(form, problems=form_problems(form)), status
     username = current_user.account.username
     try:
         checked = accounts.authenticate(get_engine(), username, form.current.data,
@@ -258,7 +258,8 @@ def _password_page(form: PasswordChangeForm, *, problems: list[str]) -> str:
                            min_password=accounts.MIN_PASSWORD_LENGTH)
 
 
-def _form_problems(form: FlaskForm) -> list[str]:
+def form_problems(form: FlaskForm) -> list[str]:
+    """A form's validation errors, one line per field: "label: errors"."""
     return [f"{form[name].label.text}: {', '.join(map(str, errors))}"
             for name, errors in form.errors.items()]
 
