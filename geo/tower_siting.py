@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy.spatial import cKDTree
 
 import geopandas as gpd
 import h3ronpy
@@ -90,7 +91,7 @@ class TowerSiting:
         for MCLP).  The status is the solver's ("optimal"), or, when there was no model to solve:
         "no_demand" (no demand cell), "no_reachable_demand" (no eligible candidate or
         registered tower reaches any demand cell) or "existing_towers_suffice" (no eligible
-        candidate, and registered towers serve every reachable cell).
+        candidate reaches a demand cell, and registered towers serve every reachable cell).
     radius_m, technology, operator
         The service radius used and where it came from; the operator of the analysis.
     sites
@@ -391,8 +392,8 @@ def site_towers(cells: pd.DataFrame, candidates: gpd.GeoDataFrame,
     technology
         Technology whose default radius applies (default ``settings.TOWER_DEFAULT_TECHNOLOGY``).
     max_sites
-        MCLP: number of new sites (required).  LSCP: an upper limit; a plan needing more is
-        refused with the number it needs.
+        MCLP: number of new sites (required; fewer when fewer eligible candidates reach a demand
+        cell).  LSCP: an upper limit; a plan needing more is refused with the number it needs.
     include
         Statuses that are demand (:data:`DEMAND_STATUSES`); ``blank`` is always included.
     towers
@@ -491,11 +492,15 @@ def _towers_for(towers: gpd.GeoDataFrame | None, operator: str) -> gpd.GeoDataFr
 
 @dataclass(frozen=True)
 class _Problem:
-    """The covering problem: demand rows, site columns (eligible candidates, then towers)."""
+    """The covering problem: demand rows, site columns (candidates, then registered towers).
+
+    ``columns`` are the rows of ``candidates`` that are model columns: eligible and within the
+    radius of at least one demand cell (the others cannot serve anything).
+    """
 
     demand: pd.DataFrame
     candidates: gpd.GeoDataFrame
-    eligible: np.ndarray
+    columns: np.ndarray
     towers: gpd.GeoDataFrame
     cost: np.ndarray
     radius: float
@@ -505,20 +510,19 @@ class _Problem:
     def build(cls, demand: pd.DataFrame, candidates: gpd.GeoDataFrame,
               towers: gpd.GeoDataFrame, kelurahan: gpd.GeoDataFrame, radius: float) -> _Problem:
         crs = utm_crs_for(kelurahan)
-        eligible = np.flatnonzero(candidates["eligible"].to_numpy(dtype=bool))
         cells_xy = _xy(demand["longitude"], demand["latitude"], crs)
-        lon = np.concatenate([candidates["longitude"].to_numpy(dtype=float)[eligible],
-                              towers.geometry.x.to_numpy(dtype=float)])
-        lat = np.concatenate([candidates["latitude"].to_numpy(dtype=float)[eligible],
-                              towers.geometry.y.to_numpy(dtype=float)])
-        cost = _distances(cells_xy, _xy(lon, lat, crs))
+        sites_xy = _xy(candidates["longitude"], candidates["latitude"], crs)
+        columns = np.flatnonzero(candidates["eligible"].to_numpy(dtype=bool)
+                                 & _near_any(sites_xy, cells_xy, radius))
+        towers_xy = _xy(towers.geometry.x, towers.geometry.y, crs)
+        cost = _distances(cells_xy, np.concatenate([sites_xy[columns], towers_xy]))
         blank = demand["status"].to_numpy() == _MEASURED_BLANK
-        cost[np.ix_(blank, np.arange(len(eligible), cost.shape[1]))] = _UNREACHABLE_M
-        return cls(demand, candidates, eligible, towers, cost, radius, crs)
+        cost[np.ix_(blank, np.arange(len(columns), cost.shape[1]))] = _UNREACHABLE_M
+        return cls(demand, candidates, columns, towers, cost, radius, crs)
 
     @property
     def tower_columns(self) -> np.ndarray:
-        return np.arange(len(self.eligible), self.cost.shape[1])
+        return np.arange(len(self.columns), self.cost.shape[1])
 
     @property
     def reachable(self) -> np.ndarray:
@@ -528,6 +532,14 @@ class _Problem:
         """Straight-line distance from each demand cell to each registered tower (metres)."""
         return _distances(_xy(self.demand["longitude"], self.demand["latitude"], self.crs),
                           _xy(self.towers.geometry.x, self.towers.geometry.y, self.crs))
+
+
+def _near_any(points: np.ndarray, targets: np.ndarray, radius: float) -> np.ndarray:
+    """Whether each point has a target within ``radius`` (same metric CRS)."""
+    if len(targets) == 0 or len(points) == 0:
+        return np.zeros(len(points), dtype=bool)
+    distance, _ = cKDTree(targets).query(points, distance_upper_bound=radius)
+    return np.isfinite(distance)
 
 
 def _xy(lon: Any, lat: Any, crs: pyproj.CRS) -> np.ndarray:
@@ -548,10 +560,10 @@ def _solved(problem: _Problem, *, model: str, max_sites: int | None, technology:
     _require_candidates(problem)
     assignment = np.full(len(problem.demand), -1, dtype=np.int64)
     allocation = None
-    if len(rows) and len(problem.eligible):
+    if len(rows) and len(problem.columns):
         allocation = _solve(problem, rows, model=model, max_sites=max_sites)
         assignment[rows] = allocation.assignment
-    elif len(rows):  # no eligible candidate, and registered towers serve every reachable row
+    elif len(rows):  # no candidate reaches a demand cell: registered towers serve every row
         assignment[rows] = problem.tower_columns[problem.cost[rows][:, problem.tower_columns]
                                                  .argmin(axis=1)]
     return TowerSiting(
@@ -577,7 +589,7 @@ def _require_candidates(problem: _Problem) -> None:
     """Refuse a run whose demand only new sites could serve when no candidate is eligible."""
     needs_new = len(problem.demand) and not (problem.cost[:, problem.tower_columns]
                                              <= problem.radius).any(axis=1).all()
-    if not needs_new or len(problem.eligible):
+    if not needs_new or problem.candidates["eligible"].any():
         return
     refused = problem.candidates
     problems = [Problem("; ".join(v), column="id", value=i)
@@ -595,8 +607,8 @@ def _solve(problem: _Problem, rows: np.ndarray, *, model: str, max_sites: int | 
     fixed = list(problem.tower_columns)
     if model == "mclp":
         weights = problem.demand["weight"].to_numpy(dtype=float)[rows]
-        return solver.solve_mclp(cost, weights, service=problem.radius, p=int(max_sites or 0),
-                                 fixed=fixed)
+        p = min(int(max_sites or 0), len(problem.columns))  # more would serve nothing
+        return solver.solve_mclp(cost, weights, service=problem.radius, p=p, fixed=fixed)
     result = solver.solve_lscp(cost, service=problem.radius, fixed=fixed)
     if max_sites is not None and len(result.selected) > max_sites:
         raise SitingError.translatable(
@@ -611,7 +623,7 @@ def _sites(problem: _Problem, allocation: Any, assignment: np.ndarray,
            kelurahan: gpd.GeoDataFrame, measurements: pd.DataFrame | None) -> pd.DataFrame:
     """One row per selected new site, in the solver's rank order (:data:`SITE_COLUMNS`)."""
     selected = list(allocation.selected) if allocation is not None else []
-    chosen = problem.candidates.iloc[problem.eligible[selected]].reset_index(drop=True)
+    chosen = problem.candidates.iloc[problem.columns[selected]].reset_index(drop=True)
     uploads = _cell_uploads(problem.demand, measurements) if selected else None
     rows = [_site_row(rank, chosen.iloc[rank - 1], problem.demand[assignment == column],
                       uploads)
@@ -705,7 +717,7 @@ def _cells_at_resolution(values: pd.Series) -> np.ndarray:
 
 
 def _unreachable(problem: _Problem) -> pd.DataFrame:
-    """Demand cells no eligible candidate and no registered tower reaches, nearest first."""
+    """Demand cells no eligible candidate and no registered tower reaches."""
     columns = ["h3", "status", "kelurahan_kode", "latitude", "longitude", "area_km2",
                "population"]
     return problem.demand.loc[~problem.reachable, columns].reset_index(drop=True)

@@ -374,3 +374,11 @@ def test_random_cases_with_towers_match_brute_force(kelurahan, seed):
     assert set(result.registered_tower_measured_blank["h3"]) == set(cells["h3"].iloc[
         sorted(near_tower)])
     assert len(result.unreachable) == len(cells) - len(reachable)
+
+
+def test_mclp_asked_for_more_sites_than_useful_candidates_places_the_useful_ones(kelurahan):
+    cells = cells_frame([(0, 0, "blank"), (3_000, 0, "blank")])
+    candidates = candidates_frame({"w": (0, 0), "e": (3_000, 0), "nowhere": (-8_000, 8_000)})
+    result = site_towers(cells, candidates, kelurahan, model="mclp", max_sites=3,
+                         radius_m=1_000.0)
+    assert sorted(result.sites["id"]) == ["e", "w"] and result.demand_covered == 2
