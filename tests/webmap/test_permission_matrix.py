@@ -21,7 +21,7 @@ from tests.webmap.conftest import KEL_A, KEL_B, signed_in
 from tests.webmap.test_analysis_cli import HEADER
 from webmap import create_app
 from webmap.db import dispose_engine, get_engine
-from webmap.models import Facility, Upload
+from webmap.models import ConstraintLayer, Facility, Upload
 
 CITY_1, CITY_2 = "99.01", "99.02"
 KEL_C = "99.01.02.1003"
@@ -82,6 +82,8 @@ MATRIX = {
     "/unggah": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/template.csv": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 302),
     "/admin/users": (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
+    "/akun/kata-sandi": (OK, OK, OK, OK, OK, 302),
+    "/lapisan": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
     "/fasilitas": (OK, OK, OK, OK, OK, 302),
     "/fasilitas/baru": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
     "/fasilitas/impor": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
@@ -99,13 +101,14 @@ MATRIX = {
     "/api/me": (OK, OK, OK, OK, OK, 401),
     "/api/openapi.json": (OK, OK, OK, OK, OK, OK),
 }
-#: Everything of city 2 a city-1 user could ask for; ``{upload}`` and ``{facility}`` are the ids
-#: of city 2's upload and facility.
+#: Everything of city 2 a city-1 user could ask for; ``{upload}``, ``{facility}`` and ``{layer}``
+#: are the ids of city 2's upload, facility and constraint layer.
 CITY_2_ENDPOINTS = (
     "/", "/?city=99.02", "/peta?city=99.02", "/peta/surface.png?city=99.02",
     f"/kelurahan/{KEL_X}", f"/kelurahan/{KEL_X}?city=99.02", "/dasbor?city=99.02",
     "/unggah", "/unggah/{upload}", "/unggah/{upload}/ditolak.csv",
     "/fasilitas", "/fasilitas?city=99.02", "/fasilitas/{facility}/ubah", "/fasilitas/baru",
+    "/lapisan", "/lapisan?city=99.02", "/lapisan/{layer}", "/lapisan/{layer}?city=99.02",
     "/api/kelurahan", "/api/kelurahan?city=99.02", f"/api/kelurahan/{KEL_X}",
     f"/api/kelurahan/{KEL_X}?city=99.02", f"/api/kelurahan/{KEL_X}/blankspots.geojson",
     f"/api/kelurahan/{KEL_X}/blankspots.geojson?city=99.02", "/api/cells?city=99.02",
@@ -124,12 +127,14 @@ API_TOLERANCE = 1e-7
 
 @dataclass
 class World:
-    """The two-city app, signed-in clients by name, and ids of city 2's upload and facility."""
+    """The two-city app, signed-in clients by name, and ids of city 2's upload, facility and
+    constraint layer."""
 
     app: object
     clients: dict[str, object]
     upload: int
     facility: int
+    layer: int
 
 
 def _boundary_file(path: Path, city: str) -> Path:
@@ -169,6 +174,15 @@ def _load_city(app, folder: Path, city: str, rows: list[str], uploader: str) -> 
     facilities = folder / f"fasilitas_{city}.csv"
     facilities.write_text(FACILITIES[city])
     flask("import-facilities", str(facilities), "--city", city)
+    kota, kelurahan = BOUNDARIES[city]
+    west, south, *_ = next(iter(kelurahan.values()))[3]
+    protected = {"type": "Feature", "properties": {"nama": f"Hutan {kota}"},
+                 "geometry": shapely.geometry.mapping(
+                     shapely.box(west + 0.001, south + 0.001, west + 0.003, south + 0.003))}
+    layer = folder / f"lindung_{city}.geojson"
+    layer.write_text(json.dumps({"type": "FeatureCollection", "features": [protected]}))
+    flask("import-layer", str(layer), "--kind", "kawasan_lindung", "--city", city,
+          "--name", f"Lindung {kota}")
 
 
 @pytest.fixture(scope="module",
@@ -189,7 +203,9 @@ def world(request, tmp_path_factory):
                               ).scalar_one()
         facility = conn.execute(sa.select(Facility.id).where(Facility.city_kode == CITY_2)
                                 ).scalar_one()
-    yield World(app, clients, upload, facility)
+        layer = conn.execute(sa.select(ConstraintLayer.id)
+                             .where(ConstraintLayer.city_kode == CITY_2)).scalar_one()
+    yield World(app, clients, upload, facility, layer)
     dispose_engine(app)
 
 
@@ -206,6 +222,24 @@ def test_matrix(world, endpoint):
     assert got == dict(zip(who, MATRIX[endpoint], strict=True))
 
 
+#: Pages the matrix does not open: static files, signing in and out, the language switch, and
+#: pages of one object, which the two-city test below opens with city 2's ids.
+NOT_IN_MATRIX = {"/static/<path:filename>", "/login", "/logout", "/bahasa/<kode>",
+                 "/unggah/<int:upload_id>", "/unggah/<int:upload_id>/ditolak.csv",
+                 "/fasilitas/<int:facility_id>/ubah", "/lapisan/<int:layer_id>"}
+
+
+def test_every_page_is_in_the_matrix(world):
+    """A new page or endpoint must be added to the matrix (or, when it shows one object, to
+    the two-city test): no page escapes the permission check by being forgotten here."""
+    opened = {re.sub(r"\?.*", "", endpoint) for endpoint in MATRIX}
+    rules = {rule.rule for rule in world.app.url_map.iter_rules() if "GET" in rule.methods}
+    missing = [rule for rule in sorted(rules - NOT_IN_MATRIX)
+               if not any(re.fullmatch(re.sub(r"<[^>]+>", "[^/]+", rule), url)
+                          for url in opened)]
+    assert missing == []
+
+
 def test_refusals_never_carry_the_other_kelurahan(world):
     for endpoint in (f"/kelurahan/{KEL_B}", f"/api/kelurahan/{KEL_B}"):
         response = world.clients["lurah_a"].get(endpoint)
@@ -218,7 +252,8 @@ def test_refusals_never_carry_the_other_kelurahan(world):
 @pytest.mark.parametrize("endpoint", CITY_2_ENDPOINTS)
 def test_city_one_sees_nothing_of_city_two(world, user, endpoint):
     response = world.clients[user].get(endpoint.format(upload=world.upload,
-                                                       facility=world.facility))
+                                                       facility=world.facility,
+                                                       layer=world.layer))
     text = response.get_data(as_text=True).lower()
     response.close()
     assert response.status_code in (200, 403, 404), (response.status_code, text[:300])
@@ -240,7 +275,8 @@ def test_city_two_reaches_its_own_data(world):
     """The marks the leak test looks for are there for city 2's own planner."""
     planner = world.clients["perencana_2"]
     for endpoint in ("/", f"/kelurahan/{KEL_X}", "/fasilitas", f"/unggah/{world.upload}",
-                     f"/api/kelurahan/{KEL_X}", "/api/facilities.geojson"):
+                     f"/api/kelurahan/{KEL_X}", "/api/facilities.geojson", "/lapisan",
+                     f"/lapisan/{world.layer}"):
         response = planner.get(endpoint)
         assert response.status_code == 200, endpoint
         assert any(mark in response.get_data(as_text=True).lower() for mark in CITY_2_MARKS)
