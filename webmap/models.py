@@ -336,3 +336,33 @@ class ConstraintFeature(Base):
     nama: Mapped[str | None] = mapped_column(String(200))
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
     geom: Mapped[Any] = mapped_column(_geometry("GEOMETRY"))
+
+
+class SitingScenario(Base):
+    """A saved siting run: its parameters, the data it used and its result.
+
+    ``kind`` is ``waste`` (the waste-processing building) or ``towers`` (towers for blank spots).
+    ``provenance`` names the data of the run (boundary version, newest upload, constraint layer
+    versions, population raster, facility count and newest facility id), so a re-run can say
+    what changed.  ``area_codes`` are the kelurahan and kecamatan codes the plan touches (a site
+    in them, or within its service distance), for the read-only listing of lurah and camat.
+    ``parent_id`` is the scenario this one re-ran; ``adopted_at`` is set when its sites became
+    ``planned`` facilities (their ``dedup_key`` names the scenario, see ``webmap.scenarios``).
+    """
+
+    __tablename__ = "siting_scenario"
+    __table_args__ = (Index("ix_siting_scenario_city_kind", "city_kode", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_kode: Mapped[str] = mapped_column(ForeignKey("city.kode"))
+    kind: Mapped[str] = mapped_column(String(10))  # waste | towers
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    provenance: Mapped[dict] = mapped_column(JSON, default=dict)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    area_codes: Mapped[list] = mapped_column(JSON, default=list)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("siting_scenario.id"))
+    adopted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    adopted_by: Mapped[str | None] = mapped_column(String(80))

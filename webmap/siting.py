@@ -1,11 +1,13 @@
-"""Tower siting over a city stored in the database: load, call ``geo.tower_siting``, export.
+"""Siting over a city stored in the database: load, call ``geo``, export.
 
-No Flask here: the CLI (and later the siting page and API) call :func:`plan_towers`.  Loading is
-the only database work; the model, the candidates' rules and the evidence are in ``geo``.
+No Flask here: the CLI, the siting page and the API call :func:`plan_towers` (towers for blank
+spots, ``geo.tower_siting``) and :func:`plan_waste` (the waste-processing building,
+``geo.waste_siting``).  Loading is the only database work; the models, the candidates' rules and
+the evidence are in ``geo``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ from sqlalchemy.engine import Connection, Engine
 
 import geopandas as gpd
 
-from geo import coverage, tower_siting
+from geo import coverage, tower_siting, waste_siting
 from geo.errors import N_, InputFileError, NotFoundError
 from geo.kominfo_export import write_proposals
 from geo.settings import SignalThresholds
+from geo.settings import SITING_RULE_SETS
 from webmap import analysis, store
 
 #: Facility type of registered towers (fixed sites) and the status that counts.
@@ -40,6 +43,15 @@ class TowerRequest:
     include_unmeasured: bool = False
     grid_spacing_m: float | None = None
     thresholds: SignalThresholds | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """The request as JSON-ready values (a saved scenario's parameters; the signal
+        thresholds are the deployment's configuration and are not among them)."""
+        values = {key: getattr(self, key) for key in self.__dataclass_fields__
+                  if key != "thresholds"}
+        values["as_of"] = self.as_of.isoformat() if self.as_of else None
+        values["candidates_file"] = str(self.candidates_file) if self.candidates_file else None
+        return values
 
 
 def plan_towers(engine: Engine, city_kode: str | None, request: TowerRequest, *,
@@ -135,3 +147,100 @@ def parse_request(*, model: str, radius_m: float | None, max_sites: int | None,
                         as_of=analysis.parse_date(as_of), candidates_file=path,
                         include_weak=include_weak, include_unmeasured=include_unmeasured,
                         thresholds=thresholds)
+
+
+# --- the waste-processing building ---------------------------------------------------------------
+
+#: Models of the waste siting (``geo.allocation``), the default first.
+WASTE_MODELS = ("pmedian", "mclp", "lscp")
+
+
+@dataclass(frozen=True)
+class WasteRequest:
+    """What a planner asks of a waste-siting run (defaults: ``geo.settings``).
+
+    ``rule_overrides`` are the city's overrides of the rule set (instance config
+    ``SITING_RULES[rules]``, see :func:`geo.settings.siting_rules_from_config`).
+    """
+
+    rules: str = "tpst"
+    model: str = "pmedian"
+    sites: int = 1
+    service_m: float | None = None
+    capacity_t_day: float | None = None
+    candidates_file: Path | None = None
+    rule_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def parameters(self) -> dict[str, Any]:
+        """The request as JSON-ready values (a saved scenario's parameters)."""
+        values = asdict(self)
+        values["candidates_file"] = str(self.candidates_file) if self.candidates_file else None
+        return values
+
+
+def plan_waste(engine: Engine, city_kode: str | None, request: WasteRequest) -> dict[str, Any]:
+    """Run the waste-processing siting of a city and return the JSON-ready answer.
+
+    Demand is the city's population raster when one is imported (else a population column of
+    the kelurahan); existing TPS/TPS3R/TPST of the registry are fixed sites; the active
+    constraint layers and the DEM (its slope), when imported, give the exclusions; a ``jalan``
+    layer makes the distances run along the roads.
+
+    Raises
+    ------
+    SitingError
+        Bad parameters, candidates outside the city, no eligible candidate, an infeasible model:
+        the message says what to change.
+    """
+    with engine.connect() as conn:
+        city = store.get_city(conn, city_kode)
+        kelurahan = store.load_kelurahan(conn, city["kode"])
+        facilities = store.load_facilities(conn, city["kode"])
+        layers = _constraint_layers(conn, city["kode"])
+        dem = _dem_path(conn, city["kode"])
+    result = waste_siting.site_waste_facility(
+        kelurahan, layers, population=city.get("population_raster"), facilities=facilities,
+        candidates=request.candidates_file, rules=request.rules, model=request.model,
+        sites=request.sites, service_m=request.service_m,
+        capacity_t_day=request.capacity_t_day, slope=dem,
+        rule_overrides=request.rule_overrides or None)
+    return result.to_dict() | {
+        "city": city["kode"], "nama": city["nama"],
+        "boundary_version": int(kelurahan["boundary_version_id"].iloc[0]),
+        "candidate_source": "file" if request.candidates_file else "grid",
+        "population_source": "raster" if city.get("population_raster") else "kelurahan",
+        "layers": sorted(layers), "dem": dem is not None}
+
+
+def _dem_path(conn: Connection, city_kode: str) -> Path | None:
+    from webmap import layers
+
+    dem = layers.dem_layer(conn, city_kode)
+    return dem["path"] if dem else None
+
+
+def parse_waste_request(*, rules: str, model: str, sites: int | None, service_m: float | None,
+                        capacity_t_day: float | None, candidates: str | None,
+                        rule_overrides: dict[str, Any] | None = None) -> WasteRequest:
+    """A :class:`WasteRequest` from the plain values a form, the API or the command line gives.
+
+    Raises
+    ------
+    InputFileError
+        An unknown rule set or model, or a candidate file that does not exist.
+    """
+    if rules not in SITING_RULE_SETS:
+        raise InputFileError.translatable(
+            N_("Aturan '%(rules)s' tidak dikenal: pilih %(known)s."), rules=rules,
+            known=", ".join(SITING_RULE_SETS))
+    if model not in WASTE_MODELS:
+        raise InputFileError.translatable(
+            N_("Model '%(model)s' tidak dikenal: pilih %(known)s."), model=model,
+            known=", ".join(WASTE_MODELS))
+    path = Path(candidates) if candidates else None
+    if path is not None and not path.is_file():
+        raise InputFileError.translatable(N_("File calon lokasi %(file)s tidak ada."),
+                                          file=str(path))
+    return WasteRequest(rules=rules, model=model, sites=1 if sites is None else int(sites),
+                        service_m=service_m, capacity_t_day=capacity_t_day,
+                        candidates_file=path, rule_overrides=dict(rule_overrides or {}))
