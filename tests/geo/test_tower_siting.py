@@ -382,3 +382,21 @@ def test_mclp_asked_for_more_sites_than_useful_candidates_places_the_useful_ones
     result = site_towers(cells, candidates, kelurahan, model="mclp", max_sites=3,
                          radius_m=1_000.0)
     assert sorted(result.sites["id"]) == ["e", "w"] and result.demand_covered == 2
+
+
+def test_uploaded_vector_plots_and_a_file_outside_the_city(kelurahan, tmp_path):
+    plots = gpd.GeoDataFrame({"id": ["LAHAN-7"], "nama": ["Tanah kas kelurahan"]},
+                             geometry=[square(0, 0, 40)], crs="EPSG:4326")
+    path = tmp_path / "lahan.geojson"
+    plots.to_file(path, driver="GeoJSON")
+    frame = read_candidate_file(path)
+    assert frame["id"].tolist() == ["LAHAN-7"] and frame.geometry.iloc[0].geom_type == "Polygon"
+    result = site_towers(cells_frame([(0, 0, "blank")]), frame, kelurahan, radius_m=1_000.0)
+    assert result.sites["id"].tolist() == ["LAHAN-7"]
+    assert (result.sites["latitude"].iloc[0], result.sites["longitude"].iloc[0]) == \
+        pytest.approx(tuple(reversed(lonlat(0, 0))), abs=1e-5)
+    outside = candidates_frame({"jakarta": (-3_000_000, -700_000)})
+    with pytest.raises(SitingError) as error:
+        site_towers(cells_frame([(0, 0, "blank")]), outside, kelurahan, radius_m=1_000.0)
+    problem, = error.value.problems
+    assert problem.value == "jakarta" and problem.reason.startswith("batas_kota: ")
