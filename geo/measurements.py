@@ -261,13 +261,14 @@ class RejectedRows:
     rows
         Line numbers of the rejected rows, ascending (a row with several problems once).
     records
-        The rows' original text under the file's column names, in the order of ``rows``.
+        The rows' original text under the file's column names, in the order of ``rows``
+        (an Arrow table: compact, turned into Python strings a slice at a time when written).
     problems
         Row, column, value and reason of every problem, as four arrays sorted by row.
     """
 
     rows: np.ndarray
-    records: pd.DataFrame
+    records: pa.Table
     problems: tuple[np.ndarray, ...]
 
     def __len__(self) -> int:
@@ -282,7 +283,7 @@ class RejectedRows:
             return other
         rows = np.concatenate([self.rows, other.rows])
         order = np.argsort(rows, kind="stable")
-        records = pd.concat([self.records, other.records], ignore_index=True).iloc[order]
+        records = pa.concat_tables([self.records, other.records]).take(pa.array(order))
         problems = [np.concatenate(pair) for pair in zip(self.problems, other.problems,
                                                          strict=True)]
         by_row = np.argsort(problems[0], kind="stable")
@@ -380,14 +381,17 @@ class RejectedRowsWriter:
             return
         rows, _, _, reasons = rejected.problems
         self.counts.add(*rejected.problems)
-        errors = pd.Series(reasons, dtype=object).groupby(rows, sort=True).agg("; ".join)
-        table = _rejected_table(rejected.rows, rejected.records,
-                                errors.reindex(rejected.rows, fill_value="").tolist())
-        header = self._handle is None
-        if header:
+        errors = _reasons_of_rows(rows, reasons, rejected.rows)
+        if self._handle is None:
             self._handle = open(self.path, "w", encoding="utf-8-sig", newline="")
-        write_rejected_records(self._handle, table, delimiter=self.delimiter, header=header)
-        self.rows += len(rejected)
+        for start in range(0, len(rejected), _ROWS_PER_WRITE):
+            stop = start + _ROWS_PER_WRITE
+            table = _rejected_table(rejected.rows[start:stop],
+                                    rejected.records.slice(start, _ROWS_PER_WRITE).to_pandas(),
+                                    errors[start:stop])
+            write_rejected_records(self._handle, table, delimiter=self.delimiter,
+                                   header=self.rows == 0)
+            self.rows += len(table)
 
     def close(self) -> Path | None:
         """Finish the CSV; return its path (None when no row was rejected)."""
@@ -406,6 +410,25 @@ class RejectedRowsWriter:
         return self.counts.summary(self.rows)
 
 
+def _reasons_of_rows(rows: np.ndarray, reasons: np.ndarray, wanted: np.ndarray) -> list[str]:
+    """The reasons of each ``wanted`` row joined with ``"; "`` ("" for a row without any);
+    ``rows`` and ``reasons`` are the problems, sorted by row."""
+    if not len(rows):
+        return [""] * len(wanted)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    joined = reasons[starts].astype(object)
+    for i in np.flatnonzero(ends - starts > 1):  # rows with several problems: few
+        joined[i] = "; ".join(reasons[starts[i]:ends[i]])
+    distinct = rows[starts]
+    where = np.minimum(np.searchsorted(distinct, wanted), len(distinct) - 1)
+    found = distinct[where] == wanted
+    return np.where(found, joined[where], "").tolist()
+
+
+#: Rejected rows turned into Python strings at a time when written (bounds the memory it takes).
+_ROWS_PER_WRITE = 10_000
+
 #: The name under which reasons beyond ``settings.REJECTED_REASONS_COUNTED`` are counted.
 OTHER_REASONS = "other reasons"
 
@@ -414,7 +437,7 @@ def _shortened(value: Any) -> Any:
     """An example value cut to ``settings.REJECTED_EXAMPLE_VALUE_CHARS`` characters."""
     limit = settings.REJECTED_EXAMPLE_VALUE_CHARS
     if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]}… ({len(value):,} characters)"
+        return f"{value[:limit]}…"
     return value
 
 
@@ -546,7 +569,7 @@ class _Findings:
         index = np.flatnonzero(mask)
         if index.size:
             names = np.broadcast_to(np.asarray(column.name, dtype=object), (self.size,))[index]
-            values = column.raw.take(pa.array(index)).to_numpy(zero_copy_only=False)
+            values = _clipped(column.raw.take(pa.array(index))).to_numpy(zero_copy_only=False)
             self._found.append((index + self.offset, names, values,
                                 np.full(index.size, reason, dtype=object)))
 
@@ -773,7 +796,7 @@ class MeasurementChunk:
         records = self.raw.table.take(pa.array(np.searchsorted(self.raw.rows, lines)))
         problems = (lines, np.full(lines.size, column, dtype=object),
                     np.asarray(values, dtype=object), np.full(lines.size, reason, dtype=object))
-        return RejectedRows(lines, records.to_pandas(), problems)
+        return RejectedRows(lines, records, problems)
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the columns and dtypes of :attr:`MeasurementBatch.frame`."""
@@ -2010,17 +2033,33 @@ def _rejected_rows(raw: _RawTable, findings: _Findings, rejected: np.ndarray) ->
     problems."""
     if not raw.broken and not rejected.any():
         return _no_rejected_rows(raw)
-    records = _rejected_raw(raw, rejected)
-    return RejectedRows(records.index.to_numpy(dtype=np.int64), records.reset_index(drop=True),
-                        findings.problem_arrays(raw))
+    records, rows = raw.table.filter(pa.array(rejected)), raw.rows[rejected]
+    if raw.broken:
+        fitted = [_fit_fields(text, raw) for _, text in raw.broken]
+        broken = pa.table([pa.array(list(values), pa.string()) for values in zip(*fitted)],
+                          schema=records.schema)
+        rows = np.concatenate([rows, [number for number, _ in raw.broken]]).astype(np.int64)
+        order = np.argsort(rows, kind="stable")
+        records, rows = pa.concat_tables([records, broken]).take(pa.array(order)), rows[order]
+    return RejectedRows(rows, records, findings.problem_arrays(raw))
 
 
 def _no_rejected_rows(raw: _RawTable | None) -> RejectedRows:
     """No rejected row (under the part's column names)."""
-    columns = raw.columns if raw is not None else []
+    records = raw.table.slice(0, 0) if raw is not None else pa.table({})
     empty = np.zeros(0, dtype=object)
-    return RejectedRows(np.zeros(0, np.int64), pd.DataFrame(columns=columns, dtype=object),
-                        (np.zeros(0, np.int64), empty, empty, empty))
+    return RejectedRows(np.zeros(0, np.int64), records, (np.zeros(0, np.int64), empty, empty, empty))
+
+
+def _clipped(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Texts cut to ``settings.REJECTED_EXAMPLE_VALUE_CHARS`` characters (marked with "…"):
+    the value a problem shows (the rejected-rows CSV keeps the whole text)."""
+    limit = settings.REJECTED_EXAMPLE_VALUE_CHARS
+    longer = pc.fill_null(pc.greater(pc.utf8_length(texts), limit), False)
+    if not pc.any(longer).as_py():
+        return texts
+    cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(texts, 0, limit), "…", "")
+    return pc.if_else(longer, cut, texts)
 
 
 def _rejected_raw(raw: _RawTable, rejected: np.ndarray) -> pd.DataFrame:

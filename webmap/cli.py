@@ -59,8 +59,11 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
         where = f"row {problem['row']}" if problem.get("row") else "file"
         click.echo(f"  {where}, {problem.get('column') or '-'} = {problem.get('value')!r}: "
                    f"{problem['reason']}")
-    if len(errors) > 20:
-        click.echo(f"  ... {len(errors) - 20} more problems (use --json for all)")
+    total = int(report.get("errors_total") or len(errors))
+    if total > 20:
+        click.echo(f"  ... {total - 20} more problems (every rejected row is in the CSV below)")
+    for reason, count in (report.get("errors_by_reason") or {}).items():
+        click.echo(f"  {count} x {reason}")
     if report.get("rejected_csv"):
         click.echo(f"Rejected rows: {report['rejected_csv']}")
 

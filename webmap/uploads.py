@@ -41,7 +41,8 @@ bp = Blueprint("uploads", __name__)
 #: Formats offered in the form (``auto`` detects from the header).
 FORMATS = {"auto": _l("Otomatis (deteksi dari header)"), "canonical": _l("CSV petakota (kanonik)"),
            "gnettrack": "G-NetTrack", "ookla": _l("Ookla (tile)")}
-#: At most this many per-row errors are listed on the report page.
+#: At most this many per-row errors are listed on the report page (a report keeps at most
+#: ``geo.settings.REJECTED_EXAMPLES_TOTAL``; the rejected-rows CSV has every one).
 MAX_ERROR_ROWS = 1000
 #: At most this many uploads are listed in the history.
 MAX_HISTORY = 200
@@ -175,6 +176,10 @@ def upload_file():
             upload.save(path)
             report = ingest_measurements(get_engine(), path, options, format=selected,
                                          period=period or None)
+    except store.StorageError as error:  # the detail was logged by the ingest
+        current_app.logger.warning("upload of %s by %s not stored: %s", original, scope.username,
+                                   error)
+        return _form(error=user_message(error), status=503, selected=selected, period=period)
     except (InputFileError, CRSError, NotFoundError) as error:
         current_app.logger.info("upload of %s by %s refused: %s", original, scope.username, error)
         return _form(error=_("File tidak dapat diproses: %(reason)s",
@@ -195,11 +200,12 @@ def report_page(upload_id: int):
     """The validation report of one upload."""
     upload = _visible_upload(upload_id)
     report = dict(upload.get("report") or {})
-    errors = list(report.get("errors") or [])
+    errors = list(report.get("errors") or [])[:MAX_ERROR_ROWS]
     rejected_csv = report.get("rejected_csv")
     return render_template(
         "upload_report.html", upload=upload, report=report, summary=_summary(upload),
-        errors=errors[:MAX_ERROR_ROWS], total_errors=len(errors), max_errors=MAX_ERROR_ROWS,
+        errors=errors, total_errors=int(report.get("errors_total") or len(errors)),
+        by_reason=report.get("errors_by_reason") or {},
         has_rejected=bool(rejected_csv and Path(rejected_csv).is_file()),
         when=_local_time(upload["uploaded_at"], _timezones().get(upload["city_kode"])),
         formats=FORMATS)

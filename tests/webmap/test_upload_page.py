@@ -177,3 +177,27 @@ def test_upload_over_the_size_limit_is_413_with_a_clear_message(db_url, tmp_path
         assert "terlalu besar" in response.get_data(as_text=True)
     finally:
         dispose_engine(app)
+
+
+def test_report_page_counts_rejections_per_reason(field):
+    html = field.get(report_path(upload(field))).get_data(as_text=True)
+    reasons = re.search(r'<table class="data" id="reasons">(.*?)</table>', html, re.S)
+    assert reasons is not None
+    counts = re.findall(r"<tr><td>([^<]+)</td><td class=\"n\">(\d+)</td></tr>", reasons.group(1))
+    assert len(counts) == 5 and all(count == "1" for _, count in counts)
+    assert any("outside" in reason and "Kota Uji" in reason for reason, _ in counts)
+
+
+def test_database_failure_is_a_clear_message_without_driver_text(app, field):
+    """Before: the page showed the database driver's error and the SQL it ran."""
+    from webmap.db import get_engine
+
+    with get_engine(app).begin() as conn:  # a database that cannot take measurements
+        conn.exec_driver_sql("ALTER TABLE measurement RENAME TO measurement_moved")
+    response = upload(field)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "tidak dapat disimpan karena basis data menolak penulisannya" in html
+    for driver_text in ("measurement", "SQLSTATE", "no such table", "does not exist", "COPY",
+                        "INSERT", "INVALID", "adbc"):
+        assert driver_text not in html
