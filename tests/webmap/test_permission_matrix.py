@@ -260,6 +260,27 @@ def test_city_one_sees_nothing_of_city_two(world, user, endpoint):
     assert [mark for mark in CITY_2_MARKS if mark in text] == []
 
 
+def test_city_one_cannot_change_city_two(world):
+    """Writes too: a city-1 planner can neither edit city 2's facility, nor add one there, nor
+    import a layer into it, and nothing of city 2 changes."""
+    planner = world.clients["perencana"]
+    facility = {"type": "tps", "nama": "Diubah", "status": "existing", "latitude": "1.605",
+                "longitude": "101.605"}
+
+    edit = planner.post(f"/fasilitas/{world.facility}/ubah", data=facility)
+    added = planner.post("/fasilitas/baru?city=99.02", data=facility)
+    outside = planner.post("/fasilitas/baru", data=facility)  # city 2's ground, city 1's form
+    layer = planner.post("/lapisan?city=99.02", data={"kind": "kawasan_lindung"})
+
+    assert (edit.status_code, added.status_code, layer.status_code) == (404, 403, 403)
+    assert outside.status_code == 422
+    with get_engine(world.app).connect() as conn:
+        names = conn.execute(sa.select(Facility.nama).order_by(Facility.nama)).scalars().all()
+        layers = conn.execute(sa.select(sa.func.count()).select_from(ConstraintLayer)
+                              ).scalar_one()
+    assert names == ["Bank Sampah Zamrud", "TPS Pantai", "TPS Sungai"] and layers == 2
+
+
 def test_home_page_lists_only_the_users_city(world):
     def cities(name: str) -> set[str]:
         html = world.clients[name].get("/").get_data(as_text=True)
