@@ -17,6 +17,13 @@ are marked with :func:`N_`, other inline ones are passed to ``lang.gettext(...)`
 ``pybabel extract`` finds them all with its default keywords.  Numbers use the Indonesian
 format (``1.234,5``) unless ``decimal_comma=False`` (``1,234.5``).
 
+Texts users typed (kelurahan, kecamatan and facility names, operators, statuses, codes) reach a
+map only as GeoJSON properties or JSON data, HTML-escaped here (:func:`_text`): folium embeds
+data with ``tojson`` and its ``GeoJsonTooltip``/``GeoJsonPopup`` put property values into
+``innerHTML`` as they are (so does the legend, from JSON).  ``folium.Tooltip`` and
+``folium.Popup``, which splice their text into a JavaScript template literal, are not used, and
+layer names are only our own translated labels: a user's ``${...}`` or backtick would run.
+
 The estimated signal surface is drawn as a PNG (:func:`surface_image`), reprojected to Web
 Mercator so that Leaflet's image overlay lines up with the map, one colour per signal class and
 transparent where nobody measured.
