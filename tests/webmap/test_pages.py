@@ -47,6 +47,7 @@ def test_kelurahan_page_shows_its_blank_spot(client):
     assert "Sungai Uji" in html and "ada blank spot" in html
     assert external_assets(html) == []
     assert "data-print" in html and "js/print-button.js" in html  # printing without inline JS
+    assert '<p id="blank-spot-totals">1 blank spot di kelurahan ini' in html
 
 
 def test_unknown_kelurahan_is_404(client):
