@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template
 from geo.measurements import template_csv
 
 from webmap.db import get_engine
-from webmap.permissions import Scope, require_role, signed_in_scope
+from webmap.permissions import can_view_city, require_role, signed_in_scope
 from webmap.models import Facility, Kelurahan, Upload
 from webmap.store import current_boundary_version, list_cities, measurement_count
 
@@ -22,13 +22,8 @@ def index():
     scope = signed_in_scope()
     with get_engine().connect() as conn:
         cities = [city | _counts(conn, city["kode"]) for city in list_cities(conn)
-                  if _may_see_city(scope, city["kode"])]
+                  if can_view_city(scope, city["kode"])]
     return render_template("home.html", cities=cities)
-
-
-def _may_see_city(scope: Scope, kode: str) -> bool:
-    """An admin sees every city; any other account only the city it belongs to."""
-    return scope.role == "admin" or scope.city_kode == kode
 
 
 def _counts(conn: sa.Connection, kode: str) -> dict[str, int]:

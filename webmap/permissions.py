@@ -79,6 +79,14 @@ def signed_in_scope() -> Scope:
     return scope
 
 
+def can_view_city(scope: Scope | None, kode: str) -> bool:
+    """Tell whether the scope may see city ``kode`` at all: an admin every city, any other
+    account only the city it belongs to (a lurah's or camat's city included)."""
+    if scope is None:
+        return False
+    return scope.role == "admin" or scope.city_kode == kode
+
+
 def can_view_kelurahan(scope: Scope | None, kode: str, kecamatan_kode: str | None, *,
                        city_kode: str | None = None) -> bool:
     """Tell whether the scope may see a kelurahan (of ``city_kode``, when given)."""
