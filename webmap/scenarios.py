@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from sqlalchemy.engine import Connection, Engine
 import geopandas as gpd
 import shapely
 
+from geo.csv_safety import neutralize_frame
 from geo.errors import N_, InputFileError, NotFoundError
+from geo.exports import export_frame
+from geo.kominfo_export import FORMATS, write_proposals
 from geo.projection import utm_crs_for
 from geo.settings import SignalThresholds
-from geo.tower_siting import read_candidate_file
+from geo.tower_siting import SITE_COLUMNS, read_candidate_file
 from webmap import siting, store
 from webmap.models import Facility, SitingScenario, Upload
 
@@ -184,6 +188,67 @@ def sites_geojson(scenario: dict[str, Any]) -> dict[str, Any]:
                  "properties": {k: v for k, v in s.items() if k not in ("h3_cells",)}}
                 for s in scenario["result"].get("sites") or []]
     return {"type": "FeatureCollection", "features": features}
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+#: Columns of a waste plan's export: key, Indonesian header, English header.
+WASTE_EXPORT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("rank", "no", "no"), ("id", "id_lokasi", "site_id"), ("latitude", "lintang", "latitude"),
+    ("longitude", "bujur", "longitude"), ("kode", "kode_kelurahan", "kelurahan_code"),
+    ("kelurahan", "kelurahan", "kelurahan"), ("tonnes_day", "ton_per_hari", "tonnes_day"),
+    ("population", "penduduk", "population"),
+    ("mean_distance_m", "jarak_rata_rata_m", "mean_distance_m"),
+    ("max_distance_m", "jarak_maksimum_m", "max_distance_m"))
+
+
+@dataclass(frozen=True)
+class _StoredTowerPlan:
+    """A saved tower plan in the shape :func:`geo.kominfo_export.write_proposals` reads."""
+
+    sites: pd.DataFrame
+    operator: str
+    technology: str
+    radius_m: float
+
+
+def export_plan(kind: str, result: dict[str, Any], path: Path, *, lang: str = "id") -> Path:
+    """Write a plan's sites to ``path`` (``.csv``, ``.xlsx`` or ``.geojson``).
+
+    Tower plans take the shape of Kominfo's blank-spot proposal channel
+    (:mod:`geo.kominfo_export`); waste plans one row per site (:data:`WASTE_EXPORT_COLUMNS`).
+    """
+    _check_kind(kind)
+    if kind == "towers":
+        plan = _StoredTowerPlan(pd.DataFrame(result.get("sites") or [], columns=SITE_COLUMNS),
+                                result.get("operator"), result.get("technology"),
+                                result.get("radius_m"))
+        return write_proposals(plan, path, lang=lang)  # type: ignore[arg-type]
+    return _write_waste_sites(result, Path(path), lang=lang)
+
+
+def _write_waste_sites(result: dict[str, Any], path: Path, *, lang: str) -> Path:
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None or lang not in ("id", "en"):
+        raise InputFileError.translatable(
+            N_("%(file)s: tulis usulan sebagai file %(formats)s."), file=path.name,
+            formats=", ".join(FORMATS))
+    keys = [key for key, _, _ in WASTE_EXPORT_COLUMNS]
+    headers = {key: (id_ if lang == "id" else en) for key, id_, en in WASTE_EXPORT_COLUMNS}
+    table = pd.DataFrame(result.get("sites") or [], columns=keys)[keys]
+    path.unlink(missing_ok=True)
+    if kind == "geojson":
+        points = gpd.GeoDataFrame(table.rename(columns=headers), crs="EPSG:4326",
+                                  geometry=gpd.points_from_xy(table["longitude"],
+                                                              table["latitude"]))
+        return export_frame(points, path, format="geojson")
+    safe = neutralize_frame(table.rename(columns=headers))
+    if kind == "csv":
+        safe.to_csv(path, index=False, encoding="utf-8")
+    else:
+        safe.to_excel(path, index=False, sheet_name="usulan_tpst" if lang == "id"
+                      else "waste_site_proposals", engine="openpyxl")
+    return path
 
 
 # --- re-running and comparing --------------------------------------------------------------------
@@ -390,7 +455,8 @@ def _plain_parameters(scenario: dict[str, Any]) -> dict[str, Any]:
 
 
 def _side(scenario: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "kind", "name", "created_at", "parent_id", "adopted_at", *_SUMMARY_KEYS)
+    keys = ("id", "kind", "name", "created_by", "created_at", "parent_id", "adopted_at",
+            *_SUMMARY_KEYS)
     return {key: scenario[key] for key in keys} | {
         "sites": [_site_brief(site) for site in scenario["result"].get("sites") or []]}
 
