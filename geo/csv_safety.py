@@ -63,12 +63,15 @@ def neutralize_formula(value: Any) -> Any:
 
 
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of ``frame`` whose text cells are neutralised (:func:`neutralize_formula`).
+    """Return a copy of ``frame`` whose text cells and column names are neutralised.
 
     Column by column, vectorised: numeric, boolean and datetime columns are returned as they are,
-    and in text (object or string) columns only the risky cells change.
+    and in text (object or string) columns only the risky cells change
+    (:func:`neutralize_formula`).  Column names are the header row of the CSV, and come from the
+    uploaded file's header in the rejected-rows CSV, so they get the same rule.
     """
     safe = frame.copy(deep=False)
+    safe.columns = [neutralize_formula(name) for name in frame.columns]
     for position in range(safe.shape[1]):
         column = safe.iloc[:, position]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):

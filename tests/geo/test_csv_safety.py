@@ -57,6 +57,12 @@ def test_frame_changes_only_risky_text_cells():
     assert frame["operator"].iloc[0] == "=HYPERLINK(1)"  # the input is not modified
 
 
+def test_column_names_are_neutralised():
+    frame = pd.DataFrame({"=HYPERLINK(1)": ["x"], "latitude": [1.6], "-2": [1]})
+    assert list(neutralize_frame(frame).columns) == ["'=HYPERLINK(1)", "latitude", "-2"]
+    assert list(frame.columns) == ["=HYPERLINK(1)", "latitude", "-2"]
+
+
 def test_rejected_rows_csv_is_neutralised(tmp_path):
     header = "latitude,longitude,timestamp,operator,technology,signal_dbm,no_service"
     rows = [f"95,101.4,2024-03-01T08:00:00,{payload.replace(',', ' ')},4G,-95.5,false"
