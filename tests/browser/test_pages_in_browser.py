@@ -94,3 +94,22 @@ def test_language_switch_changes_and_remembers_the_language(page):
     assert page.get_attribute("html", "lang") == "id"
     assert "Peta kota" in page.locator("header.bar nav").inner_text()
     assert page.console_errors == [] and _external(page) == []
+
+
+def test_a_refused_upload_shows_why_and_the_form_keeps_working(page, tmp_path):
+    """The page's script writes a refused upload's answer into the page: that page's own
+    scripts must still run under the CSP (a nonce of the new response would not)."""
+    refused = tmp_path / "kosong.csv"
+    refused.write_text("")
+    upload = tmp_path / "hari1.csv"
+    upload.write_text("\n".join([HEADER, *ROWS]) + "\n")
+    login(page, "budi")
+    page.goto(page.base + "/unggah")
+    page.set_input_files("#file", str(refused))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("p.error[role=alert]")
+    page.set_input_files("#file", str(upload))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/unggah/\d+$"))
+    # the browser logs the refused request itself (422); nothing else may fail
+    assert [e for e in page.console_errors if "status of 422" not in e] == []

@@ -424,7 +424,7 @@ def test_every_inline_script_carries_the_nonce_and_no_page_has_inline_handlers(a
             assert attrs.get("nonce") == nonce, (path, attrs)
             inline_seen += 1
         assert page.handlers == [], path
-    assert inline_seen >= 4  # the maps' scripts, the kelurahan search, the upload form
+    assert inline_seen >= 4  # the three maps' scripts and the kelurahan search
 
 
 def test_default_tile_url_is_the_maps_one(app):
