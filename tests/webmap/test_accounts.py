@@ -204,7 +204,23 @@ def test_admin_cannot_be_given_a_city(city_engine):
     assert accounts.find_user(city_engine, "admin") is None
 
 
-def test_migration_0008_keeps_users_and_matches_the_models(users):
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def unmigrated_engine(request, tmp_path):
+    """An engine on an empty database (PostGIS extension only), for migration tests."""
+    from webmap.database import create_db_engine, sqlite_url
+
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "old.db")
+    else:
+        server = request.getfixturevalue("postgis_server")
+        url = server.create_database()
+        server.execute("CREATE EXTENSION postgis", url.rsplit("/", 1)[1])
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_migration_0008_keeps_users_downgrades_and_matches_the_models(unmigrated_engine):
     """Existing users get session version 0; the tables are what the models declare."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -212,12 +228,21 @@ def test_migration_0008_keeps_users_and_matches_the_models(users):
     from webmap.database import downgrade_database, upgrade_database
     from webmap.models import Base
 
-    downgrade_database(users, "0007")
-    assert "login_throttle" not in sa.inspect(users).get_table_names()
-    upgrade_database(users)
-    assert accounts.find_user(users, "rina").session_version == 0
-    assert accounts.authenticate(users, "rina", PASSWORD) is not None
+    engine = unmigrated_engine
+    upgrade_database(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO user_account (username, password_hash, role, active, "
+                             "created_at) VALUES ('lama', :hash, 'admin', :yes, :at)"),
+                     {"hash": accounts.hash_password(PASSWORD), "yes": True, "at": T0})
+    upgrade_database(engine, "0008")
+    assert accounts.find_user(engine, "lama").session_version == 0
+    downgrade_database(engine, "0007")
+    assert "login_throttle" not in sa.inspect(engine).get_table_names()
+    assert "session_version" not in {c["name"] for c in sa.inspect(engine)
+                                     .get_columns("user_account")}
+    upgrade_database(engine)
+    assert accounts.authenticate(engine, "lama", PASSWORD) is not None
     ours = {"user_account", "login_throttle", "login_attempt"}
-    with users.connect() as conn:
+    with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in differences if any(f"'{table}'" in repr(d) for table in ours)] == []
