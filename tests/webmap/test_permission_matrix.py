@@ -21,7 +21,7 @@ from tests.webmap.conftest import KEL_A, KEL_B, signed_in
 from tests.webmap.test_analysis_cli import HEADER
 from webmap import create_app
 from webmap.db import dispose_engine, get_engine
-from webmap.models import ConstraintLayer, Facility, Upload
+from webmap.models import ConstraintLayer, Facility, SitingScenario, Upload
 
 CITY_1, CITY_2 = "99.01", "99.02"
 KEL_C = "99.01.02.1003"
@@ -100,6 +100,11 @@ MATRIX = {
     "/api/uploads": (OK, OK, OK, FORBIDDEN, FORBIDDEN, 401),
     "/api/me": (OK, OK, OK, OK, OK, 401),
     "/api/openapi.json": (OK, OK, OK, OK, OK, OK),
+    # siting scenarios: 1 is city 1's saved tower plan (its sites reach every kelurahan)
+    "/api/tapak/scenarios": (OK, OK, FORBIDDEN, OK, OK, 401),
+    "/api/tapak/scenarios/1": (OK, OK, FORBIDDEN, OK, OK, 401),
+    "/api/tapak/scenarios/1.geojson": (OK, OK, FORBIDDEN, OK, OK, 401),
+    "/api/tapak/scenarios/1/export.csv": (OK, OK, FORBIDDEN, OK, OK, 401),
 }
 #: Everything of city 2 a city-1 user could ask for; ``{upload}``, ``{facility}`` and ``{layer}``
 #: are the ids of city 2's upload, facility and constraint layer.
@@ -116,6 +121,10 @@ CITY_2_ENDPOINTS = (
     "/api/facilities.geojson", "/api/facilities.geojson?city=99.02",
     f"/api/facilities.geojson?kelurahan={KEL_X}", "/api/progress?city=99.02",
     "/api/uploads", "/api/me",
+    # 2 is city 2's saved tower plan
+    "/api/tapak/scenarios?city=99.02", "/api/tapak/scenarios/2",
+    "/api/tapak/scenarios/2.geojson", "/api/tapak/scenarios/2/export.csv",
+    "/api/tapak/scenarios/2?city=99.02",
 )
 #: Rounding of the coordinates a map page carries (``maps.COORDINATE_DECIMALS`` = 5) and a
 #: little more: a map point may lie this far (degrees) outside the area, not farther.
@@ -183,6 +192,7 @@ def _load_city(app, folder: Path, city: str, rows: list[str], uploader: str) -> 
     layer.write_text(json.dumps({"type": "FeatureCollection", "features": [protected]}))
     flask("import-layer", str(layer), "--kind", "kawasan_lindung", "--city", city,
           "--name", f"Lindung {kota}")
+    flask("siting", "towers", "--city", city, "--save", f"Menara {kota}")
 
 
 @pytest.fixture(scope="module",
@@ -279,6 +289,21 @@ def test_city_one_cannot_change_city_two(world):
         layers = conn.execute(sa.select(sa.func.count()).select_from(ConstraintLayer)
                               ).scalar_one()
     assert names == ["Bank Sampah Zamrud", "TPS Pantai", "TPS Sungai"] and layers == 2
+
+
+def test_city_one_cannot_run_or_adopt_siting_in_city_two(world):
+    """The siting API's writes: no run for city 2, no adoption of city 2's scenario (2)."""
+    planner = world.clients["perencana"]
+    run = planner.post("/api/tapak/towers?city=99.02", json={"save": "Menara"})
+    adopt = planner.post("/api/tapak/scenarios/2/adopt", json={})
+    adopt_there = planner.post("/api/tapak/scenarios/2/adopt?city=99.02", json={})
+    assert (run.status_code, adopt.status_code, adopt_there.status_code) == (403, 404, 403)
+    with get_engine(world.app).connect() as conn:
+        planned = conn.execute(sa.select(sa.func.count()).select_from(Facility)
+                               .where(Facility.status == "planned")).scalar_one()
+        saved = conn.execute(sa.select(sa.func.count()).select_from(SitingScenario)
+                             ).scalar_one()
+    assert (planned, saved) == (0, 2)
 
 
 def test_home_page_lists_only_the_users_city(world):
