@@ -47,7 +47,9 @@ def test_upload_page_has_form_template_link_and_no_external_assets(field):
     assert 'name="csrf_token"' in html and "/template.csv" in html
     for key in ("auto", "canonical", "gnettrack", "ookla"):
         assert f'value="{key}"' in html
-    assert "xhr.upload.onprogress" in html and "<progress" in html
+    assert "js/upload-form.js" in html and "<progress" in html  # the progress bar's script
+    with field.get("/static/js/upload-form.js") as script:
+        assert "xhr.upload.onprogress" in script.get_data(as_text=True)
     assert external_assets(html) == []
     assert 'lang="id"' in html and "Unggah" in html
 
