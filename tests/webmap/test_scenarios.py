@@ -249,3 +249,19 @@ def test_run_scenario_refuses_an_unknown_kind(app):
         scenarios.run_scenario(get_engine(), "99.01", "pabrik", siting.WasteRequest(),
                                name="x", created_by="t")
     assert listed(app) == []
+
+
+def test_the_dashboard_counts_planned_against_built_with_links(app, tmp_path):
+    from tests.webmap.conftest import signed_in
+
+    saved = waste(app, tmp_path, "--save", "<b>TPST</b> & co")["scenario"]["id"]
+    cli(app, "scenarios", "adopt", str(saved))
+    html = signed_in(app, "rina", "perencana").get("/dasbor").get_data(as_text=True)
+    waste_row = html.split('data-win="waste"')[1].split("</tr>")[0]
+    towers_row = html.split('data-win="towers"')[1].split("</tr>")[0]
+    assert '<td class="n built">0</td>' in waste_row
+    assert '<td class="n planned">1</td>' in waste_row
+    assert f'href="/api/tapak/scenarios/{saved}">#{saved} &lt;b&gt;TPST&lt;/b&gt; &amp; co</a>' \
+        in waste_row
+    assert '<td class="n built">1</td>' in towers_row  # the registered BTS
+    assert '<td class="n planned">0</td>' in towers_row
