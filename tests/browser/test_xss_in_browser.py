@@ -128,6 +128,8 @@ def hostile_app(tmp_path_factory):
     app = make_app(sqlite_url(folder / "xss.db"), _boundaries(folder / "kota.geojson"), folder,
                    TILE_URL=TILE_URL)
     accounts.create_user(get_engine(app), username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(get_engine(app), username="lurah.a", password=PASSWORD, role="lurah",
+                         kelurahan_kode=KEL_A)
     stored = _store_hostile_texts(app)
     app.hostile_pages = [
         "/", "/peta", "/peta?indicator=blank_area_km2", f"/peta?operator={PAYLOADS[0]}",
@@ -145,11 +147,24 @@ def _outside_json_strings(code: str) -> str:
     return re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', code)
 
 
+#: The pages of the kelurahan A's lurah (the same texts through the lurah's scope).
+LURAH_PAGES = ["/", f"/kelurahan/{KEL_A}", "/fasilitas"]
+
+
 def test_pages_hold_hostile_texts_only_as_text_and_json(hostile_app):
-    client = hostile_app.test_client()
-    client.post("/login", data={"username": "admin", "password": PASSWORD})
     shown = set()
-    for path in hostile_app.hostile_pages:
+    for username, paths in (("admin", hostile_app.hostile_pages), ("lurah.a", LURAH_PAGES)):
+        client = hostile_app.test_client()
+        assert client.post("/login", data={"username": username, "password": PASSWORD}
+                           ).status_code == 302
+        shown |= _shown_only_as_text(client, paths)
+    assert "{{7*7}}" in shown and "${alert(1)}" in shown  # stored, shown as text
+
+
+def _shown_only_as_text(client, paths: list[str]) -> set[str]:
+    """Check each page; the payloads shown on them (HTML-escaped)."""
+    shown = set()
+    for path in paths:
         response = client.get(path)
         assert response.status_code == 200, path
         html = response.get_data(as_text=True)
@@ -163,7 +178,7 @@ def test_pages_hold_hostile_texts_only_as_text_and_json(hostile_app):
                 assert "alert(1)" not in _outside_json_strings(code), (path, attrs)
         shown |= {p for p in PAYLOADS if p.replace("&", "&amp;").replace("<", "&lt;")
                   .replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;") in html}
-    assert "{{7*7}}" in shown and "${alert(1)}" in shown  # stored, shown as text
+    return shown
 
 
 def test_usernames_refuse_hostile_texts(hostile_app):
