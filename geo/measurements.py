@@ -346,7 +346,7 @@ class RejectionCounts:
                 continue
             self._per_reason[reason] = kept + 1
             self.examples.append(Problem(reason=str(reason), file=self.source, row=int(row),
-                                         column=column, value=_shortened(value)))
+                                         column=_shortened(column), value=_shortened(value)))
             room -= 1
 
 
@@ -2048,7 +2048,8 @@ def _no_rejected_rows(raw: _RawTable | None) -> RejectedRows:
     """No rejected row (under the part's column names)."""
     records = raw.table.slice(0, 0) if raw is not None else pa.table({})
     empty = np.zeros(0, dtype=object)
-    return RejectedRows(np.zeros(0, np.int64), records, (np.zeros(0, np.int64), empty, empty, empty))
+    return RejectedRows(np.zeros(0, np.int64), records,
+                        (np.zeros(0, np.int64), empty, empty, empty))
 
 
 def _clipped(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -60,6 +60,12 @@ INGEST_CHUNK_ROWS = 100_000
 MAX_OPERATOR_CHARS = 60
 MAX_DEVICE_ID_CHARS = 80
 
+#: The same for facility files (``facility.nama``, ``.operator`` and ``.external_id``, e.g. an
+#: OpenCelliD cell id): a longer value rejects its facility row.
+MAX_FACILITY_NAME_CHARS = 200
+MAX_FACILITY_OPERATOR_CHARS = 80
+MAX_FACILITY_EXTERNAL_ID_CHARS = 120
+
 #: What an upload's stored report keeps of its rejected rows (the rejected-rows CSV beside the
 #: archived file has every one): the first rows' problems as examples, at most this many per
 #: reason and in all; each example value cut to this many characters; at most this many

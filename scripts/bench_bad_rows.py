@@ -3,9 +3,10 @@
 For each size, a canonical CSV of bad rows (five reasons in turn: a latitude that is not a
 number, an unknown technology, a future timestamp, an over-long operator, a point outside the
 city) is ingested with ``flask --app webmap ingest --json`` as a fresh command into a fresh
-SQLite database (or the empty database of ``--database-url``) holding a two-kelurahan test city.  Printed per size: file size, time of the whole command, peak
-resident memory (the command and its SQLite writer process), size of the report stored with
-the upload, size of the rejected-rows CSV and the growth of the database file.
+SQLite database (or the empty database of ``--database-url``) holding a two-kelurahan test
+city.  Printed per size: file size, time of the whole command, peak resident memory (the
+command and its SQLite writer process), size of the report stored with the upload, size of the
+rejected-rows CSV and the growth of the database file.
 
 Target: memory <= 1 GB and stored report <= 1 MB whatever the file.
 

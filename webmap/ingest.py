@@ -7,6 +7,7 @@ adds nothing and says so.  No Flask here: the CLI, the upload page and the bench
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,8 @@ from geo.h3_cells import CellIndexer
 from geo.facilities import read_facilities
 from geo.kelurahan_lookup import KelurahanIndex, build_kelurahan_index
 from geo.measurements import (MeasurementChunk, MeasurementReader, RejectedRowsWriter,
-                              RejectionCounts, check_upload_size, detect_format, read_columns, read_ookla_tiles)
+                              RejectionCounts, check_upload_size, detect_format, read_columns,
+                              read_ookla_tiles)
 from geo.projection import utm_crs_for
 from webmap import store
 from webmap.archive import ArchivedFile, archive_file, archive_folder
@@ -144,9 +146,18 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
                         period: str | None = None) -> dict[str, Any]:
     """Validate and store a coverage file; return the report (also stored with the upload).
 
-    The report has ``format, rows, accepted, rejected, duplicates, errors`` plus ``file``,
-    ``sha256``, ``upload_id``, ``city``, ``already_ingested``, ``rejected_csv`` and ``message``.
-    ``rows = accepted + rejected + duplicates``.
+    The report has ``format, rows, accepted, rejected, duplicates`` plus ``file``, ``sha256``,
+    ``upload_id``, ``city``, ``already_ingested``, ``rejected_csv`` and ``message``;
+    ``rows = accepted + rejected + duplicates``.  Of the problems it keeps ``errors_total``,
+    ``errors_by_reason`` (counts) and ``errors``, the first ones as examples (see
+    ``settings.REJECTED_EXAMPLES_*``): every rejected row, with its reasons, is in the
+    ``rejected_csv`` beside the archived file, written as the rows are checked, so neither the
+    memory an ingest needs nor the stored report grows with the number of bad rows.
+
+    When the same file is being ingested at the same time, the one that gets the city's write
+    lock second answers as for a file ingested before (``already_ingested``, the first upload's
+    report).  A database failure raises :class:`webmap.store.StorageError` (the detail is
+    logged, not shown).
     """
     path = Path(path)
     _check_size(path, options)
@@ -622,11 +633,15 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
         kelurahan = store.load_kelurahan(conn, city["kode"])
     batch = read_facilities(archived.path, near=tuple(kelurahan.total_bounds),
                             source_name=archived.original_name, **read_options)
-    frame = batch.frame
+    too_long, problems = _too_long_facility_texts(batch.frame, batch.source)
+    frame = batch.frame.loc[~too_long].reset_index(drop=True)
     codes = build_kelurahan_index(kelurahan).assign(np.asarray(frame.geometry.x),
                                                     np.asarray(frame.geometry.y))
     rows = facility_rows(frame, codes, city["kode"])
     report = _base_report(batch, archived, city)
+    report["rejected"] += int(too_long.sum())
+    report["errors"] = sorted([*report["errors"], *(p.as_dict() for p in problems)],
+                              key=lambda problem: problem["row"] or 0)
     report["notes"] = [n.as_dict() for n in batch.notes]
     report["outside_kelurahan"] = int(pd.isna(codes).sum())
     with engine.begin() as conn:
@@ -639,6 +654,33 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
         report["message"] = _summary(report)
         store.finish_upload(conn, upload_id, report)
     return report
+
+
+def _too_long_facility_texts(frame: gpd.GeoDataFrame, source: str
+                             ) -> tuple[np.ndarray, list[Problem]]:
+    """Facility rows with a text longer than its column holds (``settings.MAX_FACILITY_*``):
+    the mask of those rows and one problem per text."""
+    limits = {"nama": ("name", settings.MAX_FACILITY_NAME_CHARS),
+              "operator": ("operator", settings.MAX_FACILITY_OPERATOR_CHARS),
+              "external_id": ("external id", settings.MAX_FACILITY_EXTERNAL_ID_CHARS)}
+    too_long = np.zeros(len(frame), dtype=bool)
+    problems = []
+    for column, (label, limit) in limits.items():
+        lengths = frame[column].astype("string").str.len().fillna(0).to_numpy()
+        over = lengths > limit
+        too_long |= over
+        problems += [Problem(reason=f"{label} is longer than {limit} characters; shorten it",
+                             file=source, row=int(row), column=column,
+                             value=_clipped_text(str(value)))
+                     for row, value in zip(frame["row"][over], frame[column][over], strict=True)]
+    return too_long, problems
+
+
+def _clipped_text(text: str) -> str:
+    """A value as a problem shows it: at most ``settings.REJECTED_EXAMPLE_VALUE_CHARS``
+    characters."""
+    limit = settings.REJECTED_EXAMPLE_VALUE_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def facility_rows(frame: gpd.GeoDataFrame, codes: np.ndarray, city_kode: str) -> pd.DataFrame:
@@ -661,8 +703,20 @@ def facility_rows(frame: gpd.GeoDataFrame, codes: np.ndarray, city_kode: str) ->
     position_key = (rows["type"] + "|" + rows["nama"].str.lower() + "|"
                     + rows["longitude"].round(5).astype(str) + "|"
                     + rows["latitude"].round(5).astype(str))
-    rows["dedup_key"] = rows["external_id"].where(rows["external_id"].notna(), position_key)
+    keys = rows["external_id"].where(rows["external_id"].notna(), position_key)
+    rows["dedup_key"] = keys.map(_fitting_key)
     return rows
+
+
+#: Length of ``facility.dedup_key``.
+_DEDUP_KEY_CHARS = 160
+
+
+def _fitting_key(key: str) -> str:
+    """A de-duplication key that fits its column: a long one (a long name) by its SHA-1."""
+    if len(key) <= _DEDUP_KEY_CHARS:
+        return key
+    return "sha1:" + hashlib.sha1(key.encode()).hexdigest()
 
 
 def _optional(frame: pd.DataFrame, column: str) -> np.ndarray:

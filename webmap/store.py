@@ -350,8 +350,9 @@ class MeasurementWrite:
                       measured_from: int | None, measured_until: int | None) -> None:
         """Store the upload's counts, report, time span and the id range of its rows."""
         first, last = self._row_id_range(upload_id) if report["accepted"] else (None, None)
-        values = _upload_counts(report) | {"report": report, "first_row_id": first, "last_row_id": last,
-                   "measured_from": measured_from, "measured_until": measured_until}
+        values = _upload_counts(report) | {
+            "report": report, "first_row_id": first, "last_row_id": last,
+            "measured_from": measured_from, "measured_until": measured_until}
         names = list(values)
         sets = ", ".join(f"{n} = {self._cast(i + 1, n)}" for i, n in enumerate(names))
         self._tx.execute(f"UPDATE upload SET {sets} WHERE id = {self._p(len(names) + 1)}",

@@ -151,3 +151,27 @@ def test_report_keeps_the_first_examples_of_each_reason(city_engine, options, tm
     assert rows_by_reason == {reason: [2 + k + kinds * n for n in range(examples)]
                               for k, reason in enumerate(BAD_ROWS)}
     assert report["errors_by_reason"] == dict.fromkeys(BAD_ROWS, 50 // kinds)
+
+
+def test_long_facility_texts_reject_only_their_row(city_engine, options, tmp_path):
+    """Before: on PostgreSQL one name over 200 characters (or a dedup key over 160) refused the
+    whole facility file with the driver's error; SQLite stored it."""
+    from webmap.ingest import import_facilities
+    from webmap.models import Facility
+
+    long_name = "Puskesmas " + "N" * 191  # 201 characters
+    name_at_limit = "P" * settings.MAX_FACILITY_NAME_CHARS
+    path = tmp_path / "fasilitas.csv"
+    path.write_text("nama,jenis,lintang,bujur,kondisi,pengelola\n"
+                    "Puskesmas Uji,puskesmas,1.6081,101.4181,ada,Dinkes\n"
+                    f"{long_name},puskesmas,1.6051,101.4051,ada,Dinkes\n"
+                    f"Sekolah Uji,sekolah,1.6021,101.4021,ada,{'O' * 81}\n"
+                    f"{name_at_limit},sekolah,1.6031,101.4031,ada,Disdik\n")
+    report = import_facilities(city_engine, path, options)
+    assert (report["accepted"], report["rejected"]) == (2, 2)
+    assert [(e["row"], e["column"], e["reason"]) for e in report["errors"]] == [
+        (3, "nama", "name is longer than 200 characters; shorten it"),
+        (4, "operator", "operator is longer than 80 characters; shorten it")]
+    with city_engine.connect() as conn:
+        names = sorted(conn.execute(sa.select(Facility.nama)).scalars())
+    assert names == [name_at_limit, "Puskesmas Uji"]
