@@ -402,6 +402,11 @@ class _Problem:
     def build(cls, city: _City, demand: pd.DataFrame, pool: gpd.GeoDataFrame,
               fixed: gpd.GeoDataFrame, options: _Options) -> _Problem:
         eligible = np.flatnonzero(pool["eligible"].to_numpy(bool))
+        if len(pool) == 0:
+            raise SitingError.translatable(N_(
+                "Tidak ada lahan yang cocok untuk petak %(area).0f m2: berikan calon lokasi, "
+                "atau tinjau lapisan pengecualian, jaraknya dan luas petak minimum."),
+                area=options.rules.min_plot_m2)
         if len(eligible) == 0:
             raise _no_eligible(pool)
         sites = np.concatenate([shapely.point_on_surface(pool.geometry.to_numpy()[eligible]),

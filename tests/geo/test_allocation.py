@@ -80,20 +80,22 @@ def test_capacitated_pmedian_matches_brute_force(seed, fixed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("fixed", [[], [1]])
-def test_mclp_matches_brute_force_and_spopt(seed, fixed):
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_mclp_matches_brute_force_and_spopt(seed, fixed, p):
     from spopt.locate import MCLP
 
-    cost, weights = _instance(seed)
+    cost, weights = _instance(seed, rows=14, columns=8)
     service = 700.0
-    result = solve_mclp(cost, weights, service=service, p=2, fixed=fixed)
+    result = solve_mclp(cost, weights, service=service, p=p, fixed=fixed)
     best = max(_covered_weight(cost, weights, s, service)
-               for s in _subsets(cost.shape[1], fixed, 2))
+               for s in _subsets(cost.shape[1], fixed, p))
     assert result.status == "optimal"
     assert result.objective == pytest.approx(best)
+    assert len(result.selected) == p
     assert _covered_weight(cost, weights, result.selected + fixed, service) == pytest.approx(best)
     assert weights[result.covered].sum() == pytest.approx(best)
     reference = MCLP.from_cost_matrix(
-        cost, weights, service, p_facilities=2 + len(fixed),
+        cost, weights, service, p_facilities=p + len(fixed),
         predefined_facilities_arr=np.array(fixed, dtype=int) if fixed else None)
     reference.solve(pulp.PULP_CBC_CMD(msg=False))
     assert pulp.value(reference.problem.objective) == pytest.approx(best)

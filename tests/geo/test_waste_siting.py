@@ -14,6 +14,7 @@ import shapely
 
 from geo.errors import SitingError
 from geo.road_network import road_distances
+from geo.terrain import plane_dem
 from geo.waste_siting import site_waste_facility
 
 UTM = "EPSG:32647"
@@ -160,3 +161,19 @@ def test_unknown_model_and_bad_numbers_are_refused():
         site_waste_facility(_kelurahan(), _layers(), model="gravity")
     with pytest.raises(SitingError, match="service_m harus lebih dari 0"):
         site_waste_facility(_kelurahan(), _layers(), service_m=-5)
+
+
+def test_dem_slope_excludes_land_steeper_than_the_rule(tmp_path):
+    dem = plane_dem(tmp_path / "dem.tif", crs=UTM, origin=(X0 - 1000, Y0 - 1000), size=100,
+                    resolution_m=100.0, rise_x=0.1)
+    flat_enough = site_waste_facility(_kelurahan(), _layers(), candidates=_candidates(),
+                                      slope=dem, model="mclp")
+    assert "lereng" not in {v["rule"] for vs in flat_enough.candidates["violations"] for v in vs}
+    with pytest.raises(SitingError, match="Tidak ada calon lokasi yang memenuhi") as error:
+        site_waste_facility(_kelurahan(), _layers(), candidates=_candidates(), slope=dem,
+                            model="mclp", rule_overrides={"max_slope_pct": 5})
+    assert error.value.problems[0].value == "A"
+    assert error.value.problems[0].reason == "lereng: 10.0 % > 5 %"
+    with pytest.raises(SitingError, match="Tidak ada lahan yang cocok untuk petak 2000 m2"):
+        site_waste_facility(_kelurahan(), _layers(), slope=dem,
+                            rule_overrides={"max_slope_pct": 5})
