@@ -123,3 +123,75 @@ def test_an_imported_lake_refuses_the_candidate_inside_it(runner, tmp_path):
     assert (answer["status"], answer["sites"], answer["demand_covered"]) == (
         "no_reachable_demand", [], 0)
     assert [cell["status"] for cell in answer["unreachable"]] == ["blank"]
+
+
+# --- siting waste ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def waste_app(db_url, city_file, tmp_path):
+    from tests.webmap.test_scenarios import make_siting_app
+
+    app = make_siting_app(db_url, city_file, tmp_path)
+    yield app
+    dispose_engine(app)
+
+
+def waste(app, *args: str, ok: bool = True) -> dict:
+    result = app.test_cli_runner().invoke(args=["siting", "waste", *args, "--json"])
+    assert (result.exit_code == 0) == ok, result.output
+    return json.loads(result.output)
+
+
+def test_waste_json_has_the_issue_keys_and_explains_each_candidate(waste_app, tmp_path):
+    answer = waste(waste_app, "--candidates", str(tmp_path / "calon.csv"), "--model", "mclp",
+                   "--sites", "1", "--service-m", "1000", "--capacity-t-day", "12")
+    assert {"model", "status", "objective", "distance", "sites", "candidates", "demand_total",
+            "demand_covered", "sensitivity", "unserved", "exclusions", "suitable"} <= set(answer)
+    assert (answer["model"], answer["status"], answer["distance"]) == ("mclp", "optimal",
+                                                                      "straight")
+    assert (answer["service_m"], answer["capacity_t_day"]) == (1000.0, 12.0)
+    assert answer["population_source"] == "raster" and answer["layers"] == ["sungai"]
+    # 5,600 people x 0.7 kg/person/day
+    assert answer["demand_total"] == pytest.approx(3.92)
+    site, = answer["sites"]
+    assert (site["id"], site["kode"], site["kelurahan"]) == ("TIMUR", "99.01.01.1002",
+                                                             "Bukit Uji")
+    assert {"latitude", "longitude", "tonnes_day", "population"} <= set(site)
+    tepi = answer["candidates"][0]
+    assert (tepi["id"], tepi["eligible"]) == ("TEPI", False)
+    violation, = tepi["violations"]
+    assert violation["rule"] == "sungai" and violation["required_m"] == 50.0
+    assert violation["text"] == f"sungai: {violation['distance_m']:.0f} m < 50 m"
+    assert {(row["p"], row["service_m"]) for row in answer["sensitivity"]} >= {
+        (1, 1000.0), (5, 1000.0)}
+    assert "message" in answer and "scenario" not in answer
+
+
+def test_waste_human_output_in_indonesian_and_english(waste_app, tmp_path):
+    runner = waste_app.test_cli_runner()
+    base = ["siting", "waste", "--candidates", str(tmp_path / "calon.csv")]
+    indonesian = runner.invoke(args=[*base, "--save", "Uji"])
+    english = runner.invoke(args=[*base, "--lang", "en"])
+    assert indonesian.exit_code == 0 and english.exit_code == 0, indonesian.output
+    assert "aturan TPST: 1 lokasi baru; 3.9 dari 3.9 ton/hari terlayani dalam 5,000 m " \
+        "(jarak garis lurus)." in indonesian.output
+    assert "Kandidat: 3, tidak memenuhi syarat: 1." in indonesian.output
+    assert 'Disimpan sebagai skenario #1 "Uji".' in indonesian.output
+    assert "rules TPST: 1 new sites; 3.9 of 3.9 tonnes/day served within 5,000 m " \
+        "(straight-line distance)." in english.output
+    # the TPS in kelurahan A keeps the west's 0.42 t/day (600 people)
+    assert "kel. Bukit Uji: 3.50 tonnes/day, 5000 people, mean distance 435 m" in english.output
+    refused = runner.invoke(args=[*base, "--model", "lscp", "--service-m", "300", "--lang",
+                                  "en"])
+    assert refused.exit_code == 1
+    assert "demand point(s) are more than 300 m from every candidate site: increase the " \
+        "service distance or add candidate sites near them." in refused.output
+
+
+def test_towers_save_names_the_scenario(runner, tmp_path):
+    result = runner.invoke(args=["siting", "towers", "--as-of", "2024-04-30", "--save",
+                                 "Menara April"])
+    assert result.exit_code == 0, result.output
+    assert 'Disimpan sebagai skenario #1 "Menara April".' in result.output
+    listed = runner.invoke(args=["scenarios", "list", "--lang", "en"])
+    assert "#1 Menara April (menara, LSCP, optimal): 1 sites, 1 of 1 served" in listed.output
