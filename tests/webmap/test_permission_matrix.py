@@ -362,6 +362,8 @@ def test_api_geometries_stay_inside_the_area(world, user, codes):
     assert blank and facilities  # a blank spot straddles each border; a TPS lies in A
     assert _outside(blank, area, API_TOLERANCE) == []
     assert _outside(facilities, area, API_TOLERANCE) == []
+    sites = _features(client, "/api/tapak/scenarios/1.geojson")  # city 1's saved tower plan
+    assert _outside(sites, area, API_TOLERANCE) == []
     for kode in codes:
         assert _outside(_features(client, f"/api/kelurahan/{kode}/blankspots.geojson"),
                         _area(kode), API_TOLERANCE) == []
