@@ -265,3 +265,20 @@ def test_the_dashboard_counts_planned_against_built_with_links(app, tmp_path):
         in waste_row
     assert '<td class="n built">1</td>' in towers_row  # the registered BTS
     assert '<td class="n planned">0</td>' in towers_row
+
+
+def test_migration_0010_downgrades_upgrades_and_matches_the_model(engine):
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from webmap.database import downgrade_database, upgrade_database
+    from webmap.models import Base
+
+    assert "siting_scenario" in sa.inspect(engine).get_table_names()
+    downgrade_database(engine, "0009")
+    assert "siting_scenario" not in sa.inspect(engine).get_table_names()
+    upgrade_database(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in differences if "siting_scenario" in repr(d)] == []
