@@ -1079,7 +1079,9 @@ def split_blank_spots(blank_spots: gpd.GeoDataFrame, kelurahan: gpd.GeoDataFrame
     lies in with its own area, population and evidence, so per-kelurahan figures never count
     land (or people) of a neighbour and a lurah is never shown a neighbour's ground.  Parts
     outside every kelurahan are dropped, as are pieces smaller than
-    :data:`MIN_BLANK_SPOT_PIECE_M2` (a shared border's rounding noise).
+    :data:`MIN_BLANK_SPOT_PIECE_M2` (a shared border's rounding noise).  Where real boundaries
+    overlap, the overlap goes to the kelurahan with the smallest ``kode`` (the tie rule of
+    :mod:`geo.kelurahan_lookup`), so pieces never overlap and nothing is counted twice.
 
     Parameters
     ----------
@@ -1107,7 +1109,7 @@ def split_blank_spots(blank_spots: gpd.GeoDataFrame, kelurahan: gpd.GeoDataFrame
         piece), ``centroid_lat``/``centroid_lon`` (degrees) and the polygon.
     """
     require_crs(blank_spots, source="the blank-spot polygons")
-    boundaries = project_to_metric(_checked_kelurahan(kelurahan))
+    boundaries = _without_overlaps(project_to_metric(_checked_kelurahan(kelurahan)))
     pieces = _blank_spot_pieces(blank_spots.to_crs(boundaries.crs), boundaries)
     pieces["population"] = _piece_population(pieces, population_raster)
     pieces = pieces.join(_piece_evidence(pieces, evidence))
@@ -1122,6 +1124,19 @@ def _checked_kelurahan(kelurahan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The boundaries, after the checks of the statistics (a CRS, unique ``kode``)."""
     _boundaries(kelurahan, None)
     return kelurahan
+
+
+def _without_overlaps(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The kelurahan polygons with every overlap left to the smallest ``kode`` only."""
+    ordered = boundaries.sort_values("kode", ignore_index=True)
+    shapes = ordered.geometry.to_numpy()
+    later, earlier = shapely.STRtree(shapes).query(shapes, predicate="intersects")
+    pairs = pd.DataFrame({"later": later, "earlier": earlier})
+    pairs = pairs[pairs["earlier"] < pairs["later"]]
+    cut = shapes.copy()
+    for index, group in pairs.groupby("later")["earlier"]:
+        cut[index] = shapely.difference(shapes[index], shapely.union_all(shapes[group.to_numpy()]))
+    return ordered.set_geometry(gpd.GeoSeries(cut, crs=ordered.crs))
 
 
 def _blank_spot_pieces(blank_spots: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame

@@ -830,3 +830,32 @@ def test_split_of_a_real_surface_keeps_every_sample_and_the_area_inside_the_city
     boxes = kelurahan.to_crs(result.crs).set_index("kode").geometry
     for kode, piece in zip(pieces["kelurahan_kode"], metric.geometry, strict=True):
         assert piece.difference(boxes[kode]).area < 1e-3
+
+
+@pytest.mark.shared_data
+def test_split_blank_spots_on_real_boundaries_counts_nothing_twice(shared_data):
+    """Payakumbuh's real kelurahan overlap a little: a 1.5 km blank spot over the middle of the
+    city is cut into pieces that never overlap, each inside its kelurahan, together exactly the
+    blank spot's part inside the city, its people shared by area."""
+    from geo.boundaries import read_boundaries
+    from geo.projection import utm_crs_for
+
+    kelurahan = read_boundaries(shared_data / "boundaries" / "payakumbuh_13.76_kelurahan.geojson",
+                                city_code="13.76").kelurahan
+    metric = kelurahan.to_crs(utm_crs_for(kelurahan))
+    city = shapely.union_all(metric.geometry.to_numpy())
+    spot = city.centroid.buffer(1500)
+    blank = gpd.GeoDataFrame({"id": [1], "population": [1000.0]}, geometry=[spot],
+                             crs=metric.crs)
+
+    pieces = split_blank_spots(blank, kelurahan).to_crs(metric.crs)
+
+    inside = spot.intersection(city).area
+    assert pieces["kelurahan_kode"].is_unique and len(pieces) > 2
+    assert pieces.area.sum() == pytest.approx(inside, rel=1e-9)
+    assert shapely.union_all(pieces.geometry.to_numpy()).area == pytest.approx(inside, rel=1e-9)
+    assert pieces["area_km2"].sum() == pytest.approx(inside / 1e6, rel=1e-9)
+    assert pieces["population"].sum() == pytest.approx(1000.0 * inside / spot.area)
+    boundaries = metric.set_index("kode").geometry
+    for kode, piece in zip(pieces["kelurahan_kode"], pieces.geometry, strict=True):
+        assert piece.difference(boundaries[kode]).area < 1e-3
