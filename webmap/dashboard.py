@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, render_template, url_for
 
 from geo.coverage import CITY_TOTAL_CODE
 from geo.settings import SIGNAL_CLASSES_DBM
@@ -46,7 +46,5 @@ def _plans(city_kode: str) -> dict[str, dict[str, Any]]:
 
 
 def _scenario_url(scenario_id: int) -> str:
-    """The siting page's view of a scenario when the app has one, else its API document."""
-    if any(rule.rule == "/tapak" for rule in current_app.url_map.iter_rules()):
-        return f"/tapak?skenario={scenario_id}"
-    return url_for("api.siting_scenario", scenario_id=scenario_id)
+    """The siting page of a scenario (``/tapak/skenario/<id>``)."""
+    return url_for("siting_pages.scenario_page", scenario_id=scenario_id)

@@ -261,7 +261,7 @@ def test_the_dashboard_counts_planned_against_built_with_links(app, tmp_path):
     towers_row = html.split('data-win="towers"')[1].split("</tr>")[0]
     assert '<td class="n built">0</td>' in waste_row
     assert '<td class="n planned">1</td>' in waste_row
-    assert f'href="/api/tapak/scenarios/{saved}">#{saved} &lt;b&gt;TPST&lt;/b&gt; &amp; co</a>' \
+    assert f'href="/tapak/skenario/{saved}">#{saved} &lt;b&gt;TPST&lt;/b&gt; &amp; co</a>' \
         in waste_row
     assert '<td class="n built">1</td>' in towers_row  # the registered BTS
     assert '<td class="n planned">0</td>' in towers_row
