@@ -288,8 +288,8 @@ class _MeasurementChunks:
     seen earlier in the file, or ``stored`` by an earlier upload, are held back), then its H3
     cell; it is stored in time order (a file's chunks follow each other in file order).  Once
     the batches have been consumed, the counts of valid rows and of those ``inside`` the city,
-    :meth:`outside_rows`, :meth:`valid_rows` and the time span of the rows handed out are
-    known.
+    :meth:`valid_rows` and the time span of the rows handed out are known.  Each chunk's
+    rejected rows, those outside the city included, go to ``rejected`` as they are found.
     """
 
     def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city: dict,
@@ -516,11 +516,11 @@ def _insert_upload(conn: Connection, city: dict, kind: str, archived: ArchivedFi
 
 
 def _base_report(batch: Any, archived: ArchivedFile, city: dict) -> dict[str, Any]:
+    """The report's figures of a file read (its rejections come from :func:`_rejection_report`)."""
     return {
         "format": batch.format, "file": archived.original_name, "sha256": archived.sha256,
-        "city": city["kode"], "rows": int(batch.rows), "accepted": 0,
-        "rejected": int(len(batch.rejected_rows)), "duplicates": 0, "already_ingested": False,
-        "errors": [p.as_dict() for p in batch.problems],
+        "city": city["kode"], "rows": int(batch.rows), "accepted": 0, "duplicates": 0,
+        "already_ingested": False,
     }
 
 
@@ -584,7 +584,8 @@ def _ingest_ookla(engine: Engine, archived: ArchivedFile, city: dict, kelurahan:
 
 
 def _bounded_rejections(batch: Any) -> dict[str, Any]:
-    """Counts and examples of a whole batch's problems (a stored report stays small)."""
+    """Counts and examples of a whole batch's problems (so that a stored report stays small,
+    as a measurement upload's)."""
     counts = RejectionCounts(batch.source)
     counts.add_problems(batch.problems)
     return counts.summary(len(batch.rejected_rows))
@@ -638,10 +639,10 @@ def import_facilities(engine: Engine, path: Path, options: IngestOptions, **read
     codes = build_kelurahan_index(kelurahan).assign(np.asarray(frame.geometry.x),
                                                     np.asarray(frame.geometry.y))
     rows = facility_rows(frame, codes, city["kode"])
+    counts = RejectionCounts(batch.source)
+    counts.add_problems(sorted([*batch.problems, *problems], key=lambda p: p.row or 0))
     report = _base_report(batch, archived, city)
-    report["rejected"] += int(too_long.sum())
-    report["errors"] = sorted([*report["errors"], *(p.as_dict() for p in problems)],
-                              key=lambda problem: problem["row"] or 0)
+    report |= _rejection_report(counts.summary(len(batch.rejected_rows) + int(too_long.sum())))
     report["notes"] = [n.as_dict() for n in batch.notes]
     report["outside_kelurahan"] = int(pd.isna(codes).sum())
     with engine.begin() as conn:
