@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 import geopandas as gpd
 import h3ronpy
@@ -549,7 +550,8 @@ def _xy(lon: Any, lat: Any, crs: pyproj.CRS) -> np.ndarray:
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+    """Euclidean distances, rows of ``a`` x rows of ``b`` (one array, no temporaries)."""
+    return cdist(a, b)
 
 
 def _solved(problem: _Problem, *, model: str, max_sites: int | None, technology: str,
