@@ -1322,15 +1322,7 @@ def _long_line_error(text: _CsvText, start: int, stop: int, before: int) -> Inpu
     failed for another reason).  Only runs on that error path: the part is scanned once, a
     window at a time, so memory stays bounded.
     """
-    longest, longest_start, line_start, position = 0, start, start, start
-    for end in _line_ends(text.data, start, stop):
-        if end - line_start > longest:
-            longest, longest_start = end - line_start, line_start
-        line_start = end + 1
-        position = end
-    if stop - line_start > longest:
-        longest, longest_start = stop - line_start, line_start
-    del position
+    longest, longest_start = _longest_line(text.data, start, stop)
     if longest <= _LONG_LINE_BYTES:
         return None
     line = before + 1 + text.data.count(b"\n", start, longest_start)
@@ -1341,12 +1333,24 @@ def _long_line_error(text: _CsvText, start: int, stop: int, before: int) -> Inpu
         file=text.source, line=line, size=byte_size(longest), limit=byte_size(_LONG_LINE_BYTES))
 
 
-def _line_ends(data: bytes, start: int, stop: int, window: int = 1 << 22) -> Iterator[int]:
-    """Offsets of the line breaks in ``data[start:stop]``, found a window at a time."""
+def _longest_line(data: bytes, start: int, stop: int, window: int = 1 << 22) -> tuple[int, int]:
+    """Length and start offset of the longest line of ``data[start:stop]``, read a window at a
+    time (the line breaks of one window at once)."""
+    longest, longest_start, line_start = 0, start, start
     for offset in range(start, stop, window):
         chunk = np.frombuffer(data, dtype=np.uint8, count=min(window, stop - offset),
                               offset=offset)
-        yield from (np.flatnonzero(chunk == 10) + offset).tolist()
+        ends = np.flatnonzero(chunk == 10) + offset
+        if ends.size:
+            starts = np.concatenate(([line_start], ends[:-1] + 1))
+            lengths = ends - starts
+            i = int(np.argmax(lengths))
+            if lengths[i] > longest:
+                longest, longest_start = int(lengths[i]), int(starts[i])
+            line_start = int(ends[-1]) + 1
+    if stop - line_start > longest:
+        longest, longest_start = stop - line_start, line_start
+    return longest, longest_start
 
 
 def _encoding_error(source: str, offset: int, line: int, byte: int) -> InputFileError:

@@ -429,6 +429,13 @@ def test_ten_megabyte_field_names_its_line_not_the_parser(tmp_path, quoted):
     assert "bukan log pengukuran" in message
 
 
+@pytest.mark.parametrize("window", [1, 3, 7, 1 << 22])
+def test_longest_line_is_found_across_windows(window):
+    data = b"ab\ncdefgh\nij\n" + b"k" * 20 + b"\nl"
+    assert measurements._longest_line(data, 0, len(data), window) == (20, 13)
+    assert measurements._longest_line(data, 3, 12, window) == (6, 3)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputFileError, match="File 'nothing.csv' tidak ditemukan"):
         read_measurements(tmp_path / "nothing.csv")
