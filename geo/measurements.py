@@ -337,17 +337,24 @@ class RejectionCounts:
 
     def _keep_examples(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
                        reasons: np.ndarray) -> None:
+        """Keep the first problems of each reason that has room left (one array look-up per
+        reason, not a Python step per problem)."""
         room = settings.REJECTED_EXAMPLES_TOTAL - len(self.examples)
-        for row, column, value, reason in zip(rows, columns, values, reasons, strict=True):
-            if room <= 0:
-                return
-            kept = self._per_reason.get(reason, 0)
-            if kept >= settings.REJECTED_EXAMPLES_PER_REASON:
-                continue
-            self._per_reason[reason] = kept + 1
-            self.examples.append(Problem(reason=str(reason), file=self.source, row=int(row),
-                                         column=_shortened(column), value=_shortened(value)))
-            room -= 1
+        if room <= 0 or not len(reasons):
+            return
+        wanted = []
+        for reason in np.unique(reasons.astype(str)).tolist():
+            left = settings.REJECTED_EXAMPLES_PER_REASON - self._per_reason.get(reason, 0)
+            if left > 0:
+                wanted.append(np.flatnonzero(reasons == reason)[:left])
+        if not wanted:
+            return
+        for i in np.sort(np.concatenate(wanted))[:room].tolist():
+            reason = str(reasons[i])
+            self._per_reason[reason] = self._per_reason.get(reason, 0) + 1
+            self.examples.append(Problem(reason=reason, file=self.source, row=int(rows[i]),
+                                         column=_shortened(columns[i]),
+                                         value=_shortened(values[i])))
 
 
 class RejectedRowsWriter:
