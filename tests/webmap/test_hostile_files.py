@@ -753,3 +753,18 @@ def test_default_upload_limit_is_the_documented_one():
     assert app.config["MAX_UPLOAD_BYTES"] == settings.MAX_UPLOAD_BYTES == 512 * 2**20
     assert "`MAX_UPLOAD_BYTES`" in (ROOT / "README.md").read_text()
     assert "512 MiB" in (ROOT / "README.md").read_text()
+
+
+def test_every_geo_message_template_has_an_english_translation():
+    from babel.messages.pofile import read_po
+
+    catalog_path = ROOT / "webmap" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+    with catalog_path.open("rb") as source:
+        translated = {m.id: m.string for m in read_po(source) if m.id and m.string}
+    placeholder = re.compile(r"%\((\w+)\)s")
+    found = [message for *_where, message, _comments, _context in extract_from_dir(
+        str(ROOT / "geo"), [("**.py", "python")], keywords={"N_": None})]
+    assert len(found) >= 20
+    assert [text for text in found if text not in translated] == []
+    assert [text for text in found
+            if set(placeholder.findall(text)) != set(placeholder.findall(translated[text]))] == []
