@@ -203,3 +203,43 @@ def test_database_failure_is_a_clear_message_without_driver_text(app, field):
     for driver_text in ("measurement", "SQLSTATE", "no such table", "does not exist", "COPY",
                         "INSERT", "INVALID", "adbc"):
         assert driver_text not in html
+
+
+def test_same_file_sent_twice_at_once_is_stored_once(app, field, monkeypatch):
+    """Two uploads of one file check for an earlier upload before either stores anything (the
+    test holds the city's write lock meanwhile): both are sent to the one upload's report.
+    Before: the second got HTTP 400 with "INTEGRITY: UNIQUE constraint failed" (SQLite) or the
+    driver's error and its SQL (PostgreSQL)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.webmap.test_ingest_concurrency import city_write_lock
+    from webmap import store
+    from webmap.db import get_engine
+
+    waiting = threading.Semaphore(0)
+    measurement_write = store.measurement_write
+
+    def counted_write(*args, **kwargs):
+        waiting.release()  # this upload found no earlier one and now waits for the lock
+        return measurement_write(*args, **kwargs)
+
+    monkeypatch.setattr(store, "measurement_write", counted_write)
+    other = signed_in(app, "sari", "tim_lapangan")
+    pool = ThreadPoolExecutor(max_workers=2)
+    with city_write_lock(get_engine(app)):
+        sent = [pool.submit(upload, client) for client in (field, other)]
+        for _ in sent:
+            while not waiting.acquire(timeout=0.05):
+                for response in sent:
+                    if response.done():
+                        response.result()  # an error in either upload fails the test now
+    first, second = (response.result() for response in sent)
+    pool.shutdown()
+    answers = sorted([first, second], key=lambda response: response.status_code)
+    assert [r.status_code for r in answers] == [200, 303]  # sari may not see budi's upload
+    assert "sudah pernah diunggah" in answers[0].get_data(as_text=True)
+    with get_engine(app).connect() as conn:
+        uploads = conn.exec_driver_sql("SELECT count(*) FROM upload WHERE kind = "
+                                       "'measurements'").scalar_one()
+    assert uploads == 1
