@@ -37,7 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _derive_request_limit(app.config)
 
     from webmap import (admin, api, auth, cli, cli_layers, cli_users, dashboard, db, errors,
-                        facility_pages, home, i18n, layer_pages, overviews, pages, uploads)
+                        facility_pages, home, i18n, layer_pages, overviews, pages,
+                        siting_pages, uploads)
 
     db.init_app(app)
     # Compressed responses (zstd/br/gzip as the browser accepts): map pages are mostly GeoJSON
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(facility_pages.bp)
     app.register_blueprint(layer_pages.bp)
+    app.register_blueprint(siting_pages.bp)
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["filter_args"] = overviews.filter_args
     app.jinja_env.filters["status_label"] = pages.status_label

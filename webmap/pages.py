@@ -120,7 +120,17 @@ def kelurahan_page(kode: str):
                                **map_options())
         rendered = overview.rendered[key] = maps.map_components(m)
     return render_template("kelurahan.html", map=rendered,
+                           plans=_plans_touching(overview, kode),
                            stats=detail["stats"], overview=overview,
                            blank_spots=analysis.blank_spot_records(detail["blank_spots"]),
                            facilities=analysis.records(detail["facilities"]),
                            trend=analysis.trend_records(analysis.overview_trend(overview), kode))
+
+
+def _plans_touching(overview: analysis.CityOverview, kode: str) -> list[dict[str, Any]]:
+    """Saved siting plans that touch the kelurahan, with their sites in it (read-only)."""
+    from webmap.db import get_engine
+    from webmap.siting_pages import plans_touching
+
+    with get_engine().connect() as conn:
+        return plans_touching(conn, overview.data.city["kode"], kode)

@@ -105,6 +105,12 @@ MATRIX = {
     "/api/tapak/scenarios/1": (OK, OK, FORBIDDEN, OK, OK, 401),
     "/api/tapak/scenarios/1.geojson": (OK, OK, FORBIDDEN, OK, OK, 401),
     "/api/tapak/scenarios/1/export.csv": (OK, OK, FORBIDDEN, OK, OK, 401),
+    "/tapak": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
+    "/tapak/skenario/1": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
+    "/tapak/banding?a=1&b=1": (OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
+    # a siting job nobody started: planners are told it does not exist
+    "/tapak/tugas/0a1b2c": (404, 404, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
+    "/tapak/tugas/0a1b2c.json": (404, 404, FORBIDDEN, FORBIDDEN, FORBIDDEN, 302),
 }
 #: Everything of city 2 a city-1 user could ask for; ``{upload}``, ``{facility}`` and ``{layer}``
 #: are the ids of city 2's upload, facility and constraint layer.
@@ -125,6 +131,8 @@ CITY_2_ENDPOINTS = (
     "/api/tapak/scenarios?city=99.02", "/api/tapak/scenarios/2",
     "/api/tapak/scenarios/2.geojson", "/api/tapak/scenarios/2/export.csv",
     "/api/tapak/scenarios/2?city=99.02",
+    "/tapak?city=99.02", "/tapak/skenario/2", "/tapak/skenario/2?city=99.02",
+    "/tapak/banding?a=2&b=2",
 )
 #: Rounding of the coordinates a map page carries (``maps.COORDINATE_DECIMALS`` = 5) and a
 #: little more: a map point may lie this far (degrees) outside the area, not farther.
