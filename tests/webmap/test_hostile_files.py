@@ -602,8 +602,8 @@ def _formula_cells(text: str) -> list[str]:
 #: expected to be refused (they stop before the database) run everywhere.  Storing a file on
 #: SQLite starts two helper processes (~0.7 s of CPU), and the suite must stay short on two
 #: cores; ``PETAKOTA_HOSTILE_ALL=1`` runs every file everywhere.
-SPREAD = {("sqlite", "cli"): {0, 4}, ("sqlite", "web"): {5, 9}, ("postgis", "cli"): {1, 2, 3},
-          ("postgis", "web"): {6, 7, 8}}
+SPREAD = {("sqlite", "cli"): {0}, ("sqlite", "web"): {5}, ("postgis", "cli"): {1, 2, 3, 4},
+          ("postgis", "web"): {6, 7, 8, 9}}
 RUN_ALL = os.environ.get("PETAKOTA_HOSTILE_ALL") == "1"
 
 
@@ -663,10 +663,13 @@ LARGE_CASES = ["many_bad_rows.csv", "ten_mb_field.csv", "long_operator_100001.cs
 
 
 @pytest.mark.parametrize("name", LARGE_CASES)
-def test_large_hostile_files_in_a_real_process_stay_within_memory(harness, corpus, name):
+def test_large_hostile_files_in_a_real_process_stay_within_memory(harness, corpus, name,
+                                                                 tmp_path):
     if harness.database == "postgis" and name != LARGE_CASES[0]:
         pytest.skip("one large file in a real process is enough on PostgreSQL")
-    case, path = next((case, path) for case, path in corpus if case.name == name)
+    case, original = next((case, path) for case, path in corpus if case.name == name)
+    path = tmp_path / name  # a blank line more: not the file the corpus runs may have stored
+    path.write_bytes(original.read_bytes() + b"\n")
     env = {**os.environ, "DATABASE_URL": harness.url, "PETAKOTA_INSTANCE": str(harness.folder),
            "FLASK_ARCHIVE_DIR": str(harness.folder / "archive")}
     stdout, stderr, returncode, peak = _run_measured(
