@@ -67,7 +67,11 @@ PLANNER_ROLES = ("admin", "perencana")
 FIXED_SITE_TYPES = {"waste": ("tps", "tps3r", "tpst", "tpa"), "towers": ("bts",)}
 #: Where job files live, under the instance folder.
 JOB_FOLDER = "tapak-jobs"
+#: How long a finished job's file is kept (seconds): a week, then the next job removes it.
+JOB_KEEP_SECONDS = 7 * 24 * 3600
 _JOB_ID_BYTES = 12
+_LOG = logging.getLogger(__name__)
+_JOBS_LOCK = threading.Lock()
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -140,6 +144,7 @@ class SitingJobs:
     def submit(self, work: Any, *, kind: str, city: str, owner: str,
                cleanup: Path | None = None) -> str:
         """Start ``work()`` (returns the JSON-ready answer) and return the job's id."""
+        self._forget_old()
         job_id = secrets.token_hex(_JOB_ID_BYTES)
         self._write(job_id, {"id": job_id, "kind": kind, "city": city, "owner": owner,
                              "state": "running", "started_at": _now()})
@@ -179,6 +184,13 @@ class SitingJobs:
                 cleanup.unlink(missing_ok=True)
         self._write(job_id, job | {"finished_at": _now()})
 
+    def _forget_old(self) -> None:
+        """Remove the files of jobs that finished more than :data:`JOB_KEEP_SECONDS` ago."""
+        oldest = datetime.now(UTC).timestamp() - JOB_KEEP_SECONDS
+        for path in self.folder.glob("*.json"):
+            if path.stat().st_mtime < oldest:
+                path.unlink(missing_ok=True)
+
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"
 
@@ -187,9 +199,6 @@ class SitingJobs:
         partial.write_text(json.dumps(job, default=str), encoding="utf-8")
         os.replace(partial, self._path(job_id))
 
-
-_LOG = logging.getLogger(__name__)
-_JOBS_LOCK = threading.Lock()
 
 
 def siting_jobs(app: Flask | None = None) -> SitingJobs:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import time
 
 import pytest
 
@@ -121,6 +123,47 @@ def test_an_infeasible_run_says_what_to_change_and_saves_nothing(world):
     english = planner.get(f"/tapak/tugas/{job_id}.json",
                           headers={"Accept-Language": "en"}).get_json()
     assert english["message"]
+
+
+def test_a_candidate_file_outside_the_city_names_the_candidate(world):
+    app, clients = world
+    outside = CANDIDATES + "LUAR,1.7000,101.5000\n"
+    _, status = run_to_end(app, clients["perencana"], waste_form(
+        candidates=(io.BytesIO(outside.encode()), "calon.csv"), save="Luar"))
+    assert status["state"] == "failed" and "LUAR" in status["message"]
+    assert count(app, SitingScenario) == 0
+    assert list(siting_jobs(app).folder.glob("calon-*")) == []  # the upload is removed
+
+
+def test_a_tower_run_goes_through_the_job_to_its_sites(world):
+    app, clients = world
+    candidates = "id,latitude,longitude\nMENARA-1,1.6052,101.4052\n"
+    job_id, status = run_to_end(app, clients["perencana"], {
+        "menara-model": "lscp", "menara-radius_m": "500", "menara-as_of": "2024-04-30",
+        "menara-candidates": (io.BytesIO(candidates.encode()), "menara.csv"),
+        "menara-save": "Menara uji"}, route="/tapak/menara")
+    assert status["state"] == "done"
+    text = clients["perencana"].get(f"/tapak/tugas/{job_id}").get_data(as_text=True)
+    sites = re.search(r'<table class="data" id="sites">(.*?)</table>', text, re.S).group(1)
+    assert "MENARA-1" in sites
+    circles = re.findall(r"L\.circle\(\s*\[[^\]]+\],\s*\{[^}]*\"radius\": 500\.0", text)
+    assert len(circles) == 1
+    with get_engine(app).connect() as conn:
+        saved = conn.execute(SitingScenario.__table__.select()).one()
+    assert (saved.kind, saved.name) == ("towers", "Menara uji")
+
+
+def test_a_new_job_removes_the_files_of_jobs_older_than_a_week(world):
+    app, clients = world
+    jobs = siting_jobs(app)
+    old, recent = jobs.folder / "0ld.json", jobs.folder / "2ecent.json"
+    for path, age_days in ((old, 8), (recent, 6)):
+        path.write_text("{}")
+        stamp = time.time() - age_days * 24 * 3600
+        os.utime(path, (stamp, stamp))
+    job_id, status = run_to_end(app, clients["perencana"], waste_form())
+    assert status["state"] == "done"
+    assert (old.exists(), recent.exists(), jobs.read(job_id)["state"]) == (False, True, "done")
 
 
 def test_a_bad_form_is_refused_on_the_page(world):
