@@ -19,7 +19,8 @@ Which code builds which model:
   are merged (their weights added).  MCLP also leaves out candidates that provably cannot be in
   an optimal solution (a submodular bound below the greedy solution, :func:`_promising_columns`),
   and its coverage variables are continuous in [0, 1] (at integer sites they take 0 or 1 at the
-  optimum), so the solver branches on sites only.  ``tests/geo/test_allocation.py`` checks these
+  optimum), so the solver branches on sites only.  LSCP first applies the classic set-covering
+  reductions (forced sites, dominated demand rows and candidates, :func:`_reduced_cover`).  ``tests/geo/test_allocation.py`` checks these
   builders against spopt and against brute force over every subset of candidates.
 
 Models are solved with HiGHS through PuLP (``pulp.HiGHS``, no network, no files), with CBC as the
@@ -98,15 +99,18 @@ def solve_lscp(cost: np.ndarray, *, service: float, fixed: Sequence[int] = ()) -
     _require_reachable(reach, service)
     open_fixed = _fixed_mask(cost.shape[1], fixed_cols)
     rows = ~(reach[:, open_fixed].any(axis=1))
-    groups, _ = _merged_rows(reach[rows][:, ~open_fixed], np.ones(int(rows.sum())))
     columns = np.flatnonzero(~open_fixed)
+    cover, forced = _reduced_cover(sparse.csr_matrix(reach[rows][:, columns], dtype=np.int32))
+    kept = np.flatnonzero(cover.getnnz(axis=0) > 0)
     problem = pulp.LpProblem("lscp", pulp.LpMinimize)
-    y = _site_variables(len(columns))
+    y = _site_variables(len(kept))
     problem += pulp.lpSum(y)
-    for cover in groups:
-        problem += pulp.lpSum(y[j] for j in cover) >= 1
+    for row in range(cover.shape[0]):
+        covering = np.searchsorted(kept, cover.indices[cover.indptr[row]:cover.indptr[row + 1]])
+        problem += pulp.lpSum(y[j] for j in covering) >= 1
     status = _solve(problem)
-    opened = _opened(y, columns) if status == "optimal" else []
+    opened = (sorted(columns[forced].tolist() + _opened(y, columns[kept]))
+              if status == "optimal" else [])
     return _described("lscp", status, float(len(opened)), cost, np.ones(len(cost)), opened,
                       fixed_cols, service)
 
@@ -297,6 +301,68 @@ def _merged_rows(reach: np.ndarray, weights: np.ndarray) -> tuple[list[np.ndarra
     _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
     summed = np.bincount(inverse.ravel(), weights=weights, minlength=len(first))
     return [np.flatnonzero(reach[i]) for i in first], summed
+
+
+def _reduced_cover(cover: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The classic set-covering reductions, repeated until nothing changes.
+
+    A row covered by a single column forces that column open (the rows it covers leave); a
+    column whose rows are a subset of another column's leaves (the other serves as well); a row
+    whose covering columns include all those of another row leaves (covering the other covers
+    it).  Returns the remaining rows (columns keep their positions, emptied when removed) and
+    the forced columns.  Every optimal cover of the remainder plus the forced columns is an
+    optimal cover of the whole.
+    """
+    cover = _distinct_rows(cover)
+    forced = np.zeros(cover.shape[1], dtype=bool)
+    while cover.shape[0]:
+        shape = (cover.shape[0], cover.nnz)
+        single = cover.getnnz(axis=1) == 1
+        now_forced = np.unique(cover[single].indices)
+        forced[now_forced] = True
+        hit = np.asarray(cover[:, now_forced].sum(axis=1)).ravel() > 0
+        cover = cover[~hit]
+        cover = _without_columns(cover, _contained(cover.T.tocsr(), within=True))
+        cover = _distinct_rows(cover[~_contained(cover, within=False)])
+        if (cover.shape[0], cover.nnz) == shape:
+            break
+    return cover, np.flatnonzero(forced)
+
+
+def _contained(matrix: sparse.csr_matrix, *, within: bool) -> np.ndarray:
+    """Rows whose set of columns lies within (``within``) or contains another row's set.
+
+    Equal sets count once: the later row is the one marked.  For LSCP rows, containing another
+    row's set means "covering the other covers this one"; for the transpose (columns), lying
+    within another column's set means "the other column covers all this one does".
+    """
+    sizes = matrix.getnnz(axis=1)
+    marked = np.zeros(matrix.shape[0], dtype=bool)
+    for start in range(0, matrix.shape[0], _BOUND_BLOCK):
+        block = (matrix[start:start + _BOUND_BLOCK] @ matrix.T).tocoo()
+        i, k = block.row + start, block.col
+        smaller = sizes[i] < sizes[k] if within else sizes[k] < sizes[i]
+        inside = block.data == (sizes[i] if within else sizes[k])
+        marked[i[inside & (i != k) & (smaller | ((sizes[i] == sizes[k]) & (k < i)))]] = True
+    return marked
+
+
+def _without_columns(matrix: sparse.csr_matrix, columns: np.ndarray) -> sparse.csr_matrix:
+    result = matrix.copy()
+    result.data[columns[result.indices]] = 0
+    result.eliminate_zeros()
+    return result
+
+
+def _distinct_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """One row per distinct set of columns."""
+    if matrix.shape[0] == 0:
+        return matrix
+    matrix.sort_indices()
+    keys = [matrix.indices[a:b].tobytes() for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:],
+                                                          strict=True)]
+    _, first = np.unique(np.array(keys, dtype=object), return_index=True)
+    return matrix[np.sort(first)]
 
 
 def _promising_columns(cover: sparse.csc_matrix, weights: np.ndarray, p: int) -> np.ndarray:

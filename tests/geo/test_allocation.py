@@ -122,6 +122,30 @@ def test_lscp_matches_brute_force_and_spopt(seed, fixed):
     assert pulp.value(reference.problem.objective) == fewest + len(fixed)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_lscp_reductions_keep_the_optimum_on_larger_instances(seed):
+    """40 rows x 10 candidates: forced columns, dominated rows and columns all occur."""
+    cost, _ = _instance(100 + seed, rows=40, columns=10)
+    service = float(cost.min(axis=1).max()) + 150.0
+    result = solve_lscp(cost, service=service)
+    fewest = next(size for size in range(11)
+                  if any((cost[:, s] <= service).any(axis=1).all()
+                         for s in _subsets(10, [], size)))
+    assert result.status == "optimal"
+    assert len(result.selected) == fewest
+    assert (cost[:, result.selected] <= service).any(axis=1).all()
+
+
+def test_lscp_on_an_odd_cycle_no_reduction_applies():
+    """Row i is covered by candidates i and i+1 (mod 7): the LP gives 3.5, the optimum is 4."""
+    cost = np.full((7, 7), 5000.0)
+    for i in range(7):
+        cost[i, [i, (i + 1) % 7]] = 100.0
+    result = solve_lscp(cost, service=200.0)
+    assert result.status == "optimal" and result.objective == 4
+    assert (cost[:, result.selected] <= 200.0).any(axis=1).all()
+
+
 def test_selected_sites_are_ranked_by_demand_served():
     cost = np.array([[0.0, 900.0], [900.0, 0.0], [900.0, 10.0]])
     weights = np.array([5.0, 1.0, 1.0])
