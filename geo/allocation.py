@@ -20,8 +20,9 @@ Which code builds which model:
   an optimal solution (a submodular bound below the greedy solution, :func:`_promising_columns`),
   and its coverage variables are continuous in [0, 1] (at integer sites they take 0 or 1 at the
   optimum), so the solver branches on sites only.  LSCP first applies the classic set-covering
-  reductions (forced sites, dominated demand rows and candidates, :func:`_reduced_cover`).  ``tests/geo/test_allocation.py`` checks these
-  builders against spopt and against brute force over every subset of candidates.
+  reductions (forced sites, dominated demand rows and candidates, :func:`_reduced_cover`).
+  ``tests/geo/test_allocation.py`` checks these builders against spopt and against brute force
+  over every subset of candidates.
 
 Models are solved with HiGHS through PuLP (``pulp.HiGHS``, no network, no files), with CBC as the
 fallback when highspy is missing, both to a relative MIP gap of 0 (proven optimality).
@@ -304,7 +305,7 @@ def _merged_rows(reach: np.ndarray, weights: np.ndarray) -> tuple[list[np.ndarra
 
 
 def _reduced_cover(cover: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """The classic set-covering reductions, repeated until nothing changes.
+    """Apply the classic set-covering reductions until nothing changes.
 
     A row covered by a single column forces that column open (the rows it covers leave); a
     column whose rows are a subset of another column's leaves (the other serves as well); a row

@@ -118,12 +118,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-spopt", action="store_true",
                         help="time geo.allocation only (plain spopt takes minutes)")
+    parser.add_argument("--only", choices=("mclp", "lscp"), help="run one instance only")
     args = parser.parse_args()
     city = generate_city()
     crs = utm_crs_for(city)
     area = shapely.union_all(city.to_crs(crs).geometry.array)
     rng = np.random.default_rng(15)
-    print(f"city: {area.area / 1e6:,.0f} km2, {crs}")
+    print(f"city: {area.area / 1e6:,.0f} km2, {crs}", flush=True)
     runs = {
         "MCLP p=5": (_ours_mclp, _spopt_mclp,
                      _frame(_random_points(area, 20_000, rng), crs,
@@ -133,10 +134,13 @@ def main() -> None:
                  _frame(_grid_points(area, 1000.0), crs)),
     }
     for name, (ours, plain, demand, sites) in runs.items():
+        if args.only and not name.lower().startswith(args.only):
+            continue
         print(f"{name}: {len(demand):,} demand x {len(sites):,} candidates, "
-              f"service {SERVICE_M:,.0f} m")
+              f"service {SERVICE_M:,.0f} m", flush=True)
         seconds, objective = _timed(ours, demand, sites)
-        print(f"  geo.allocation          {seconds:8.2f} s   objective {objective:,.1f}")
+        print(f"  geo.allocation          {seconds:8.2f} s   objective {objective:,.1f}",
+              flush=True)
         if args.skip_spopt:
             continue
         plain_seconds, plain_objective = _timed(plain, demand, sites)
