@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, NumberRange, Optional
 
-from geo.errors import PetakotaError
+from geo.errors import N_, PetakotaError
 from geo.settings import SIGNAL_CLASSES_DBM, SITING_RULE_SETS, thresholds_from_config
 from webmap import maps, scenarios, siting, siting_maps, store
 from webmap.archive import client_file_name
@@ -147,18 +148,27 @@ class SitingJobs:
         self._forget_old()
         job_id = secrets.token_hex(_JOB_ID_BYTES)
         self._write(job_id, {"id": job_id, "kind": kind, "city": city, "owner": owner,
-                             "state": "running", "started_at": _now()})
+                             "state": "running", "started_at": _now(),
+                             "host": socket.gethostname(), "pid": os.getpid()})
         self._futures[job_id] = self._pool.submit(self._run, job_id, work, cleanup)
         return job_id
 
     def read(self, job_id: str) -> dict[str, Any] | None:
-        """The job's state, or None when there is no such job."""
+        """The job's state, or None when there is no such job.
+
+        A job still marked running whose server process on this machine has ended (a
+        restart) is answered as failed, so its page stops waiting.
+        """
         if not job_id.isalnum():
             return None
         try:
-            return json.loads(self._path(job_id).read_text(encoding="utf-8"))
+            job = json.loads(self._path(job_id).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        if job.get("state") == "running" and _process_ended(job):
+            return job | {"state": "failed", "error": {
+                "message": _INTERRUPTED, "template": _INTERRUPTED, "params": {}}}
+        return job
 
     def wait(self, job_id: str) -> dict[str, Any] | None:
         """Wait until a job of this process has finished; its final state."""
@@ -210,6 +220,23 @@ def siting_jobs(app: Flask | None = None) -> SitingJobs:
                 Path(app.instance_path) / JOB_FOLDER,
                 workers=int(app.config.get("SITING_WORKERS", 1)))
         return app.extensions["siting_jobs"]
+
+
+#: The answer for a job whose server process ended before it finished.
+_INTERRUPTED = N_("Perhitungan terhenti karena server dimulai ulang; jalankan lagi.")
+
+
+def _process_ended(job: dict[str, Any]) -> bool:
+    """Whether the job's server process (on this machine) no longer exists."""
+    if job.get("host") != socket.gethostname() or not job.get("pid"):
+        return False
+    try:
+        os.kill(int(job["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _now() -> str:

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import re
+import socket
+import subprocess
 import time
 
 import pytest
@@ -164,6 +166,20 @@ def test_a_new_job_removes_the_files_of_jobs_older_than_a_week(world):
     job_id, status = run_to_end(app, clients["perencana"], waste_form())
     assert status["state"] == "done"
     assert (old.exists(), recent.exists(), jobs.read(job_id)["state"]) == (False, True, "done")
+
+
+def test_a_job_whose_server_process_ended_is_answered_as_failed(world):
+    app, clients = world
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    (siting_jobs(app).folder / "abc123.json").write_text(json.dumps({
+        "id": "abc123", "kind": "waste", "city": "99.01", "owner": "perencana",
+        "state": "running", "started_at": "2026-01-01T00:00:00+00:00",
+        "host": socket.gethostname(), "pid": ended.pid}))
+    status = clients["perencana"].get("/tapak/tugas/abc123.json").get_json()
+    assert status["state"] == "failed" and "jalankan lagi" in status["message"]
+    page = clients["perencana"].get("/tapak/tugas/abc123").get_data(as_text=True)
+    assert 'id="job-error"' in page and "tapak.js" not in page
 
 
 def test_a_bad_form_is_refused_on_the_page(world):
