@@ -164,7 +164,8 @@ def solve_mclp(cost: np.ndarray, weights: np.ndarray, *, service: float, p: int,
 
 
 def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
-                  capacities: np.ndarray | None = None, fixed: Sequence[int] = ()) -> Allocation:
+                  capacities: np.ndarray | None = None, fixed: Sequence[int] = (),
+                  unserved_cost: float | None = None) -> Allocation:
     """Open ``p`` new sites minimising the weighted distance of every row to its site.
 
     Built by spopt's ``PMedian.from_cost_matrix``: every row is served by exactly one open
@@ -183,12 +184,18 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
         Capacity of every column (new and fixed), or ``None`` for uncapacitated.
     fixed
         Columns of pre-existing sites, always open.
+    unserved_cost
+        When given, demand may stay unserved at this cost per unit of weight (a virtual site,
+        always open, without capacity limit, at this distance from every row; given to spopt as
+        one more predefined facility).  Set above every real distance, the sites take as much
+        demand as their capacity allows, nearest first; rows left over are reported unserved.
+        ``None``: every row must be served.
 
     Raises
     ------
     SitingError
-        When ``p`` is out of range, or the capacity of the fixed sites plus the ``p`` largest
-        candidates cannot take the total demand.
+        When ``p`` is out of range, or (without ``unserved_cost``) the capacity of the fixed
+        sites plus the ``p`` largest candidates cannot take the total demand.
     """
     from spopt.locate import PMedian
 
@@ -197,20 +204,26 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
     open_fixed = _fixed_mask(cost.shape[1], fixed_cols)
     _require_p(p, int((~open_fixed).sum()))
     caps = None if capacities is None else np.asarray(capacities, dtype=float)
-    if caps is not None:
+    model_cost, model_fixed = cost, list(fixed_cols)
+    if unserved_cost is not None:
+        model_cost = np.column_stack([cost, np.full(len(cost), float(unserved_cost))])
+        model_fixed.append(cost.shape[1])
+        caps = None if caps is None else np.append(caps, weights.sum())
+    elif caps is not None:
         _require_capacity(caps, open_fixed, weights, p)
     model = PMedian.from_cost_matrix(
-        _finite(cost), weights, p_facilities=p + len(fixed_cols),
-        predefined_facilities_arr=np.array(fixed_cols, dtype=int) if fixed_cols else None,
+        _finite(model_cost), weights, p_facilities=p + len(model_fixed),
+        predefined_facilities_arr=np.array(model_fixed, dtype=int) if model_fixed else None,
         facility_capacities=caps)
     status = _solve(model.problem)
     if status != "optimal":
         return _described("pmedian", status, float("nan"), cost, weights, [], fixed_cols, None)
     values = np.array([[v.value() or 0.0 for v in row] for row in model.cli_assgn_vars])
     assignment = values.argmax(axis=1)
-    distance = cost[np.arange(len(cost)), assignment]
+    assignment[assignment >= cost.shape[1]] = -1
+    distance = np.where(assignment >= 0, cost[np.arange(len(cost)), assignment], np.inf)
     assignment[~np.isfinite(distance)] = -1
-    opened = [j for j, v in enumerate(model.fac_vars)
+    opened = [j for j, v in enumerate(model.fac_vars[: cost.shape[1]])
               if (v.value() or 0) > 0.5 and j not in fixed_cols]
     served = assignment >= 0
     objective = float((weights[served] * distance[served]).sum())

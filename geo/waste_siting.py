@@ -59,7 +59,11 @@ class WasteSiting:
     ``candidates`` one row per candidate (id, source, latitude, longitude, eligible,
     violations: list of dicts, score); ``unserved`` the demand points no site serves within the
     service distance (latitude, longitude, tonnes_day, population); ``sensitivity`` one row per
-    (p, service_m) with objective, demand_covered (t/day) and status.
+    (p, service_m) with objective, demand_covered (t/day) and status.  ``demand_covered`` is the
+    waste (t/day) served within the service distance, whatever the model; ``objective`` is the
+    model's own (p-median: tonne-metres per day of the waste served; MCLP: t/day covered;
+    LSCP: new sites).  The capacitated p-median serves what the capacities allow, nearest waste
+    first, and leaves the rest unserved.
     """
 
     model: str
@@ -130,9 +134,9 @@ def site_waste_facility(
     rules
         ``tpst`` (processing building) or ``tpa`` (landfill).
     model
-        ``pmedian`` (capacitated, minimum tonne-metres), ``mclp`` (most tonnes within the
-        service distance) or ``lscp`` (fewest sites serving all demand within it; ``sites`` is
-        then the most allowed).
+        ``pmedian`` (capacitated, minimum tonne-metres of the waste the capacity takes),
+        ``mclp`` (most tonnes within the service distance) or ``lscp`` (fewest sites serving all
+        demand within it; ``sites`` is then the most allowed).
     sites
         Number of new sites.
     service_m
@@ -452,7 +456,8 @@ def _solved(problem: _Problem, options: _Options, *, sites: int | None = None,
         return solve_mclp(problem.cost, weights, service=service, p=sites, fixed=fixed)
     if options.model == "pmedian":
         return solve_pmedian(problem.cost, weights, p=sites, fixed=fixed,
-                             capacities=problem.capacities(options.capacity))
+                             capacities=problem.capacities(options.capacity),
+                             unserved_cost=_unserved_cost(problem.cost))
     result = solve_lscp(problem.cost, service=service, fixed=fixed)
     if len(result.selected) > sites:
         raise SitingError.translatable(
@@ -460,6 +465,17 @@ def _solved(problem: _Problem, options: _Options, *, sites: int | None = None,
                "dari %(sites)d: naikkan jumlah lokasi, perbesar jarak layanan, atau pakai MCLP."),
             service=service, need=len(result.selected), sites=sites)
     return result
+
+
+def _unserved_cost(cost: np.ndarray) -> float:
+    """Cost per tonne of waste no site takes: ten times the longest real distance.
+
+    A city's waste usually exceeds what a few 10-30 t/day buildings process; the capacitated
+    p-median then fills each site with the nearest waste it can take and reports the rest as
+    unserved, rather than refusing the run.
+    """
+    finite = cost[np.isfinite(cost)]
+    return 10.0 * (float(finite.max()) if finite.size else 0.0) + 1.0
 
 
 # --- the result ----------------------------------------------------------------------------------

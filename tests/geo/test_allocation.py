@@ -176,6 +176,29 @@ def test_p_out_of_range_is_refused():
         solve_pmedian(cost, weights, p=1, fixed=[0, 1, 2])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_capacitated_pmedian_with_unserved_demand_matches_brute_force(seed):
+    """Capacity for about half the demand: the virtual unserved site takes the rest."""
+    cost, weights = _instance(seed, rows=6, columns=4)
+    capacity = np.full(4, weights.sum() * 0.3)
+    penalty = 10 * float(cost.max())
+    result = solve_pmedian(cost, weights, p=2, capacities=capacity, fixed=[0],
+                           unserved_cost=penalty)
+    virtual = np.column_stack([cost, np.full(6, penalty)])
+    limits = np.append(capacity, weights.sum())
+    best = min(_capacitated_cost(virtual, weights, s + [4], limits)
+               for s in _subsets(4, [0], 2))
+    served = result.assignment >= 0
+    assert result.status == "optimal"
+    assert not served.all()
+    paid = (weights[served] * cost[np.flatnonzero(served), result.assignment[served]]).sum()
+    assert paid + penalty * weights[~served].sum() == pytest.approx(best)
+    assert result.objective == pytest.approx(paid)
+    loads = np.bincount(result.assignment[served], weights=weights[served], minlength=4)
+    assert (loads <= capacity + 1e-9).all()
+    assert result.covered.tolist() == served.tolist()
+
+
 def test_capacity_too_small_names_the_sites_needed():
     cost, weights = _instance(1, rows=6, columns=5)
     capacity = np.full(5, weights.sum() / 3.5)

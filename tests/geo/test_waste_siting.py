@@ -177,3 +177,16 @@ def test_dem_slope_excludes_land_steeper_than_the_rule(tmp_path):
     with pytest.raises(SitingError, match="Tidak ada lahan yang cocok untuk petak 2000 m2"):
         site_waste_facility(_kelurahan(), _layers(), slope=dem,
                             rule_overrides={"max_slope_pct": 5})
+
+
+def test_capacity_below_demand_serves_the_nearest_waste_that_fits():
+    result = site_waste_facility(_kelurahan(), _layers(with_roads=False), sites=1,
+                                 model="pmedian", capacity_t_day=10.0)
+    assert result.status == "optimal"
+    assert result.sites["tonnes_day"].tolist() == pytest.approx([7.0])
+    assert result.unserved["tonnes_day"].tolist() == pytest.approx([14.0])
+    plots = gpd.GeoSeries.from_xy(result.candidates["longitude"], result.candidates["latitude"],
+                                  crs="EPSG:4326").to_crs(UTM)
+    timur = _demand_points()[1]
+    assert result.objective == pytest.approx(7.0 * min(timur.distance(p) for p in plots),
+                                             rel=1e-6)
