@@ -1002,7 +1002,7 @@ class _CsvText:
     """
 
     source: str
-    data: bytes
+    data: bytes | _FileContent
     names: list[str]  # for the parser, padding included
     named: int  # how many of them the header names
     delimiter: str
@@ -1023,11 +1023,13 @@ class _CsvText:
 
     def parts(self, rows: int | None) -> Iterator[_RawTable]:
         """Parse about ``rows`` records at a time (everything at once if None)."""
-        buffer = pa.py_buffer(self.data)
+        whole = pa.py_buffer(self.data) if isinstance(self.data, bytes) else None
         before = 1  # lines before the part: the header
         for start, stop in self._bounds(rows):
+            part = (whole.slice(start, stop - start) if whole is not None
+                    else pa.py_buffer(self.data[start:stop]))
             try:
-                table, broken = _parse_csv(buffer.slice(start, stop - start), self.names,
+                table, broken = _parse_csv(part, self.names,
                                            self.delimiter, self.source)
             except InputFileError as error:
                 raise _long_line_error(self, start, stop, before) or error
@@ -1051,17 +1053,22 @@ class _CsvText:
         a quarter of that and the last two ``rows`` halved again and again down to a quarter, so
         that a pipeline gets going sooner and its last stage has little left when the first ends.
 
-        A file with a double quote anywhere is one part: a quoted value may hold a line break.
+        A file in memory with a double quote anywhere is one part: a quoted value may hold a line
+        break.  A file read from disk (too large to hold) is cut only at line breaks preceded by
+        an even number of quotes since the part's start, that is outside quoted values.
         """
         start, size = self.body, len(self.data)
         quoted = self.data.find(b'"', start) >= 0
-        step = None if rows is None or quoted else max(int(rows * self.line_bytes), 1)
+        cut = not quoted or isinstance(self.data, _FileContent)
+        step = None if rows is None or not cut else max(int(rows * self.line_bytes), 1)
         reach = None if step is None else max(step // 4, 1)
         while start < size:
             left = size - start
             if step is not None and left <= 2 * step:
                 reach = left if left <= step // 4 else max(left // 2, 1)
-            end = -1 if reach is None else self.data.find(b"\n", start + reach - 1)
+            end = -1 if reach is None else (
+                self.data.record_end(start, start + reach - 1) if quoted
+                else self.data.find(b"\n", start + reach - 1))
             stop = size if end < 0 else end + 1
             yield start, stop
             start, reach = stop, step
@@ -1090,12 +1097,93 @@ def _open_csv(path: str | Path, *, source_name: str | None, data: bytes | None =
     return _CsvText(source, data, names, named, delimiter, body, line_bytes)
 
 
-def _read_bytes(path: Path, source: str) -> bytes:
-    """Return the content of the file, after checking that it exists and its size."""
+def _read_bytes(path: Path, source: str) -> bytes | _FileContent:
+    """Return the content of the file, after checking that it exists and its size: in memory up
+    to :data:`geo.settings.INGEST_IN_MEMORY_MAX_BYTES`, else read from disk where needed."""
     if not path.is_file():
         raise _missing_file(source)
-    _check_size(path.stat().st_size, source)
+    size = path.stat().st_size
+    _check_size(size, source)
+    if size > settings.INGEST_IN_MEMORY_MAX_BYTES:
+        return _FileContent(path, size)
     return path.read_bytes()
+
+
+class _FileContent:
+    """A large file's content, read from disk a block at a time where it is needed, never whole.
+
+    Offers what the checks and the parser use of ``bytes``: ``len``, slices, ``find`` and
+    ``count`` of one byte (line breaks, quotes, NUL), and :meth:`blocks` for whole-file checks.
+    The file is opened for each use, so no handle outlives a read.
+    """
+
+    BLOCK = 16 * 1024 * 1024
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size = path, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice | int) -> bytes | int:
+        if isinstance(key, int):
+            return self[key:key + 1][0]
+        start, stop, _ = key.indices(self.size)
+        with open(self.path, "rb") as handle:
+            handle.seek(start)
+            return handle.read(max(stop - start, 0))
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(offset, content)`` of consecutive blocks of ``[start, stop)``; each but the last
+        ends before the lead byte of a UTF-8 character, so each decodes on its own."""
+        stop = self.size if stop is None else min(stop, self.size)
+        with open(self.path, "rb") as handle:
+            handle.seek(start)
+            offset, carry = start, b""
+            while offset < stop:
+                block = carry + handle.read(min(self.BLOCK, stop - offset - len(carry)))
+                if not block:
+                    return
+                cut = len(block)
+                if offset + cut < stop:
+                    cut = _character_start(block)
+                yield offset, block[:cut]
+                offset, carry = offset + cut, block[cut:]
+
+    def find(self, byte: bytes, start: int = 0) -> int:
+        """Offset of the first ``byte`` at or after ``start``, -1 if none."""
+        for offset, block in self.blocks(start):
+            found = block.find(byte)
+            if found >= 0:
+                return offset + found
+        return -1
+
+    def record_end(self, start: int, at: int) -> int:
+        """Offset of the first line break at or after ``at`` that is outside quoted values (an
+        even number of double quotes between ``start``, where a record begins, and it); -1 if
+        none."""
+        quotes = self.count(b'"', start, at)
+        for offset, block in self.blocks(at):
+            codes = np.frombuffer(block, dtype=np.uint8)
+            seen = np.cumsum(codes == ord('"')) + quotes
+            ends = np.flatnonzero((codes == ord("\n")) & (seen % 2 == 0))
+            if ends.size:
+                return offset + int(ends[0])
+            quotes = int(seen[-1])
+        return -1
+
+    def count(self, byte: bytes, start: int = 0, stop: int | None = None) -> int:
+        """How many times ``byte`` occurs in ``[start, stop)``."""
+        return sum(block.count(byte) for _, block in self.blocks(start, stop))
+
+
+def _character_start(block: bytes) -> int:
+    """Where to cut ``block`` so that no UTF-8 character is split: before the lead byte of a
+    character its last bytes may have begun (continuation bytes are ``10xxxxxx``)."""
+    for i in range(len(block) - 1, max(len(block) - 4, 0) - 1, -1):
+        if block[i] & 0xC0 != 0x80:
+            return i if block[i] >= 0xC0 and i > 0 else len(block)
+    return len(block)
 
 
 def _missing_file(source: str) -> InputFileError:
@@ -1199,7 +1287,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _check_nul(data: bytes, source: str) -> None:
+def _check_nul(data: bytes | _FileContent, source: str) -> None:
     """Refuse a NUL byte anywhere: no text file holds one, and PostgreSQL cannot store it."""
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -1340,13 +1428,13 @@ def _long_line_error(text: _CsvText, start: int, stop: int, before: int) -> Inpu
         file=text.source, line=line, size=byte_size(longest), limit=byte_size(_LONG_LINE_BYTES))
 
 
-def _longest_line(data: bytes, start: int, stop: int, window: int = 1 << 22) -> tuple[int, int]:
+def _longest_line(data: bytes | _FileContent, start: int, stop: int, window: int = 1 << 22
+                  ) -> tuple[int, int]:
     """Length and start offset of the longest line of ``data[start:stop]``, read a window at a
     time (the line breaks of one window at once)."""
     longest, longest_start, line_start = 0, start, start
     for offset in range(start, stop, window):
-        chunk = np.frombuffer(data, dtype=np.uint8, count=min(window, stop - offset),
-                              offset=offset)
+        chunk = np.frombuffer(data[offset:min(offset + window, stop)], dtype=np.uint8)
         ends = np.flatnonzero(chunk == 10) + offset
         if ends.size:
             starts = np.concatenate(([line_start], ends[:-1] + 1))
@@ -1369,18 +1457,21 @@ def _encoding_error(source: str, offset: int, line: int, byte: int) -> InputFile
         file=source, byte=f"{byte:02X}", offset=offset, line=line)
 
 
-def _check_utf8(data: bytes, source: str) -> None:
+def _check_utf8(data: bytes | _FileContent, source: str) -> None:
     """Refuse a file that is not UTF-8 text, naming the first offending byte.
 
     Checked before parsing, because the parser cannot report a broken line that is not UTF-8.
     """
-    if data.isascii():
-        return
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise _encoding_error(source, err.start, line, data[err.start]) from err
+    blocks = [(0, data)] if isinstance(data, bytes) else data.blocks()
+    for offset, block in blocks:
+        if block.isascii():
+            continue
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError as err:
+            at = offset + err.start
+            line = data.count(b"\n", 0, at) + 1
+            raise _encoding_error(source, at, line, block[err.start]) from err
 
 
 def _tidy_part(table: pa.Table, broken: list, text: _CsvText, before: int) -> _RawTable:

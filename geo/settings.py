@@ -45,6 +45,12 @@ FUTURE_TOLERANCE_S = 300
 #: Largest measurement file accepted, in bytes (the web layer may set a smaller limit).
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
+#: A measurement file up to this size, in bytes, is read into memory once (archived, hashed and
+#: parsed from that copy: the fastest way); a larger one is archived, hashed and parsed from the
+#: file on disk a block or a part at a time, so the memory an ingest needs does not grow with the
+#: file (issue 14: any file up to :data:`MAX_UPLOAD_BYTES` in at most 1 GB).
+INGEST_IN_MEMORY_MAX_BYTES = 64 * 1024 * 1024
+
 #: A file is rejected as "latitude and longitude swapped" when fewer than this share of its rows
 #: fall inside the city but at least this share would fall inside with the two columns exchanged.
 SWAPPED_COORDINATE_SHARE = 0.5

@@ -163,7 +163,7 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     _check_size(path, options)
     name = options.extra.get("original_name")
     source = name or path.name
-    data = path.read_bytes()  # read once: archived, hashed and parsed from memory
+    data = _content_in_memory(path)
     # The file is archived (copied and hashed) in a thread while its format is detected, the
     # database writer starts (on SQLite a process, ~0.1 s) and the kelurahan index is built.
     started = None
@@ -207,6 +207,15 @@ def ingest_measurements(engine: Engine, path: Path, options: IngestOptions, *,
     finally:
         if started is not None:
             started.rollback()  # closes it when unused (nothing to undo after the commit)
+
+
+def _content_in_memory(path: Path) -> bytes | None:
+    """The file's content, read once to be archived, hashed and parsed from memory (the fastest
+    way); ``None`` for a file over ``settings.INGEST_IN_MEMORY_MAX_BYTES``, which is archived,
+    hashed and parsed from disk a block or a part at a time, so that memory stays bounded."""
+    if path.stat().st_size > settings.INGEST_IN_MEMORY_MAX_BYTES:
+        return None
+    return path.read_bytes()
 
 
 def _storage_error(source: str, error: Exception) -> store.StorageError:
@@ -266,7 +275,7 @@ def _store_measurements(writer: store.MeasurementWrite, archived: ArchivedFile, 
     try:
         accepted = writer.append(chunks.record_batches(upload_id))
         batch = reader.finish()
-        _reject_if_swapped(batch, index, chunks, city)
+        _reject_if_swapped(batch, chunks, city)
     except BaseException:
         rejected.discard()  # nothing of a refused file is kept but the archived file
         raise
@@ -287,8 +296,9 @@ class _MeasurementChunks:
     Each chunk gets its kelurahan (rows outside the city are held back), its content hash (rows
     seen earlier in the file, or ``stored`` by an earlier upload, are held back), then its H3
     cell; it is stored in time order (a file's chunks follow each other in file order).  Once
-    the batches have been consumed, the counts of valid rows and of those ``inside`` the city,
-    :meth:`valid_rows` and the time span of the rows handed out are known.  Each chunk's
+    the batches have been consumed, the counts of valid rows, of those ``inside`` the city and
+    of those inside with latitude and longitude exchanged (``inside_swapped``), the first
+    valid point and the time span of the rows handed out are known (nothing kept per row).  Each chunk's
     rejected rows, those outside the city included, go to ``rejected`` as they are found.
     """
 
@@ -304,7 +314,9 @@ class _MeasurementChunks:
         self.last_time: int | None = None
         self._kode = pa.array(index.kode, pa.string())
         self._cells = CellIndexer(settings.H3_RESOLUTION)  # one for the file: hexagons recur
-        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._near_city = _near_bounds(index)
+        self.first_point: tuple[float, float] | None = None  # latitude, longitude
+        self.inside_swapped = 0  # valid rows inside the city once latitude and longitude swap
         self._progressed = 0
         self.valid = 0  # rows that passed the checks
         self.inside = 0  # valid rows inside the city
@@ -314,7 +326,7 @@ class _MeasurementChunks:
         seen = _SeenHashes()
         for chunk in self.reader.chunks():
             where = self.index.positions(chunk.longitude, chunk.latitude)
-            self._parts.append((chunk.row, chunk.latitude, chunk.longitude, where))
+            self._count_swapped(chunk)
             self._write_rejected(chunk, where)
             inside = np.flatnonzero(where >= 0)
             self.valid += len(where)
@@ -339,12 +351,18 @@ class _MeasurementChunks:
         if self.progress and self._progressed < self.reader.expected_rows:
             self.progress(self.reader.expected_rows - self._progressed)  # blank lines
 
-    def valid_rows(self) -> tuple[np.ndarray, ...]:
-        """Line number, latitude, longitude and kelurahan (position in ``index.kode``, -1
-        outside the city) of every valid row, once the batches have been consumed."""
-        if not self._parts:
-            return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
-        return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
+    def _count_swapped(self, chunk: MeasurementChunk) -> None:
+        """Count the chunk's rows that fall inside the city with latitude and longitude
+        exchanged; only the points whose exchanged position is near the city are looked up
+        (in an ordinary file, none)."""
+        lat, lon = chunk.latitude, chunk.longitude
+        if self.first_point is None and len(lat):
+            self.first_point = (float(lat[0]), float(lon[0]))
+        west, south, east, north = self._near_city
+        near = np.flatnonzero((lat >= west) & (lat <= east) & (lon >= south) & (lon <= north))
+        if near.size:
+            found = self.index.positions(lat[near], lon[near])
+            self.inside_swapped += int(np.count_nonzero(found >= 0))
 
     def _write_rejected(self, chunk: MeasurementChunk, where: np.ndarray) -> None:
         """Hand the chunk's rejected rows, those outside the city included, to the rejected-rows
@@ -472,8 +490,7 @@ def measurement_hashes(chunk: MeasurementChunk, rows: np.ndarray, city_kode: str
     return combine_hash_arrays(iter(columns), len(columns)).view(np.int64)
 
 
-def _reject_if_swapped(batch: Any, index: KelurahanIndex, chunks: _MeasurementChunks,
-                       city: dict) -> None:
+def _reject_if_swapped(batch: Any, chunks: _MeasurementChunks, city: dict) -> None:
     """Reject the whole file when its latitude and longitude columns are exchanged.
 
     (Latitudes beyond 90 degrees are caught by the reader; this catches the case where both
@@ -481,14 +498,25 @@ def _reject_if_swapped(batch: Any, index: KelurahanIndex, chunks: _MeasurementCh
     """
     if chunks.valid == 0 or chunks.inside / chunks.valid >= settings.SWAPPED_COORDINATE_SHARE:
         return
-    _, lat, lon, _ = chunks.valid_rows()
-    inside_swapped = float(np.mean(index.positions(lat, lon) >= 0))
+    inside_swapped = chunks.inside_swapped / chunks.valid
     if inside_swapped >= settings.SWAPPED_COORDINATE_SHARE:
+        lat, lon = chunks.first_point
         raise InputFileError(
             f"'{batch.source}': latitude and longitude look swapped for the whole file (e.g. "
-            f"latitude {lat[0]:g}, longitude {lon[0]:g}); exchanged, {inside_swapped:.0%} of the "
+            f"latitude {lat:g}, longitude {lon:g}); exchanged, {inside_swapped:.0%} of the "
             f"points fall inside {city['nama']}. Exchange the two column names and upload "
             "again; nothing was stored.")
+
+
+def _near_bounds(index: KelurahanIndex) -> tuple[float, float, float, float]:
+    """The city's bounds in degrees (west, south, east, north), widened by a margin well over
+    the sliver tolerance (four times it, a degree taken as 111.32 km: Indonesia lies within 11
+    degrees of the equator): no point farther out can be assigned a kelurahan."""
+    tolerance_m = index.tolerance_m if index.tolerance_m is not None else \
+        settings.SLIVER_TOLERANCE_M
+    margin = max(0.05, 4 * tolerance_m / 111_320)
+    west, south, east, north = shapely.total_bounds(index.polygons)
+    return west - margin, south - margin, east + margin, north + margin
 
 
 def _reject_outside(batch: Any, rows: np.ndarray, lat: np.ndarray, lon: np.ndarray,
