@@ -298,8 +298,9 @@ class _MeasurementChunks:
     cell; it is stored in time order (a file's chunks follow each other in file order).  Once
     the batches have been consumed, the counts of valid rows, of those ``inside`` the city and
     of those inside with latitude and longitude exchanged (``inside_swapped``), the first
-    valid point and the time span of the rows handed out are known (nothing kept per row).  Each chunk's
-    rejected rows, those outside the city included, go to ``rejected`` as they are found.
+    valid point and the time span of the rows handed out are known (nothing is kept per row).
+    Each chunk's rejected rows, those outside the city included, go to ``rejected`` as they
+    are found.
     """
 
     def __init__(self, reader: MeasurementReader, index: KelurahanIndex, city: dict,

@@ -13,13 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from datetime import UTC, datetime
+
+import pytest
 import sqlalchemy as sa
 
-from geo import settings
+from geo import measurements, settings
+from geo.errors import InputFileError
 from tests.conftest import ROOT
 from tests.webmap.test_ingest import HEADER, NOW, stored, write_csv
 from webmap.ingest import ingest_measurements
-from webmap.models import Upload
+from webmap.models import Measurement, Upload
 
 GOOD = "1.605,101.405,2024-03-01T08:00:00,{operator},4G,-95,false,,,,5,{device}"
 
@@ -175,3 +179,115 @@ def test_long_facility_texts_reject_only_their_row(city_engine, options, tmp_pat
     with city_engine.connect() as conn:
         names = sorted(conn.execute(sa.select(Facility.nama)).scalars())
     assert names == [name_at_limit, "Puskesmas Uji"]
+
+
+# --- a file over the in-memory threshold ----------------------------------------------------------
+
+#: Rows of every kind: both kelurahan, a repeat, bad rows, one outside, multi-byte UTF-8 text.
+MIXED_ROWS = [
+    measurement(0), measurement(1, operator="Telkomsél"), measurement(0),  # row 4 repeats 2
+    GOOD.format(operator="XL ✓", device="d").replace("101.405", "101.415"),
+    *(kind.format(i=i) for i, kind in enumerate(BAD_ROWS.values())),
+    *(measurement(10 + i, operator="Indosat Ooredoo Hutchison é", device=f"dev-{i}")
+      for i in range(40)),
+]
+
+
+def ingest_and_forget(engine, path: Path, options) -> tuple[dict, list[dict], str]:
+    """Ingest ``path``; return its report, stored rows and rejected-rows CSV, then delete the
+    upload so that the same file can be ingested again."""
+    report = ingest_measurements(engine, path, options)
+    rows = [{k: v for k, v in row.items() if k not in ("id", "upload_id")}
+            for row in stored(engine)]
+    rejected = Path(report["rejected_csv"]).read_text(encoding="utf-8-sig")
+    with engine.begin() as conn:
+        conn.execute(sa.delete(Measurement.__table__))
+        conn.execute(sa.delete(Upload.__table__))
+    comparable = {k: v for k, v in report.items() if k not in ("upload_id", "message")}
+    return comparable, rows, rejected
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+def test_a_file_over_the_threshold_is_read_from_disk_with_the_same_outcome(
+        city_engine, options, tmp_path, monkeypatch, quoted):
+    """A file over ``INGEST_IN_MEMORY_MAX_BYTES`` (lowered here) is parsed from disk in small
+    parts and blocks (some ending inside a multi-byte character): same report, rows and
+    rejected-rows CSV as the same file read into memory."""
+    options.now = NOW
+    quoted_rows = [measurement(59, operator='"Tel, kom"'), measurement(58, operator='"Tel\nkom"'),
+                   *MIXED_ROWS[-20:]]  # a line break in a quoted value: no part ends there
+    rows = MIXED_ROWS + (quoted_rows if quoted else [])
+    path = write_csv(tmp_path / "campur.csv", rows)
+    monkeypatch.setattr(settings, "INGEST_CHUNK_ROWS", 7)
+    in_memory = ingest_and_forget(city_engine, path, options)
+    monkeypatch.setattr(settings, "INGEST_IN_MEMORY_MAX_BYTES", path.stat().st_size - 1)
+    monkeypatch.setattr(measurements._FileContent, "BLOCK", 11)
+    read_ahead = []
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read_ahead.append(self) or b"")
+    from_disk = ingest_and_forget(city_engine, path, options)
+    assert read_ahead == []  # the file was never read whole
+    assert from_disk == in_memory
+    assert (in_memory[0]["accepted"], in_memory[0]["duplicates"], in_memory[0]["rejected"]) == (
+        43 + 2 * quoted, 1 + 20 * quoted, len(BAD_ROWS))
+
+
+@pytest.mark.parametrize("bad", [b"\xe9", b"\x00"], ids=["latin-1", "nul"])
+def test_a_file_over_the_threshold_names_the_same_bad_byte(tmp_path, monkeypatch, bad):
+    path = tmp_path / "rusak.csv"
+    text = write_csv(tmp_path / "rusak.csv", MIXED_ROWS).read_bytes()
+    path.write_bytes(text[:300] + b"Telkomsel" + bad + text[300:])
+    with pytest.raises(InputFileError) as in_memory:
+        measurements.MeasurementReader(path, now=NOW)
+    monkeypatch.setattr(settings, "INGEST_IN_MEMORY_MAX_BYTES", 0)
+    monkeypatch.setattr(measurements._FileContent, "BLOCK", 11)
+    with pytest.raises(InputFileError) as from_disk:
+        measurements.MeasurementReader(path, now=NOW)
+    assert str(from_disk.value) == str(in_memory.value)
+    assert "posisi byte 309" in str(in_memory.value) or "posisi 309" in str(in_memory.value)
+
+
+def write_good_file(path: Path, rows: int) -> Path:
+    """``rows`` distinct accepted rows in the test city, a second apart."""
+    start = int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(HEADER + "\n")
+        for first in range(0, rows, 50_000):
+            out.write("".join(
+                f"{1.6001 + i % 997 * 1e-5:.5f},{101.4001 + i % 1993 * 1e-5:.5f},"
+                f"{datetime.fromtimestamp(start + i, UTC):%Y-%m-%dT%H:%M:%S},XL,4G,-70,false,"
+                f"12.5,3.1,40,5,d{i}\n" for i in range(first, min(first + 50_000, rows))))
+    return path
+
+
+def test_a_file_over_the_threshold_is_not_held_in_memory(city_file, tmp_path):
+    """The peak memory of an ingest of a file over the threshold does not include the file:
+    it stays below that of the same ingest reading the file into memory by a good part of the
+    file's size, and well under 1 GB (the SQLite writer process counted too).  Before, every
+    file was read whole.  On SQLite only: the reader is the same for both databases."""
+    rows = 1_200_000  # ~90 MB: the file must stand out of ~600 MB of modules and work space
+    path = write_good_file(tmp_path / "besar.csv", rows)
+    size = path.stat().st_size
+    peaks = {}
+    for threshold in (size, size - 1):  # in memory, then from disk
+        folder = tmp_path / str(threshold)
+        folder.mkdir()
+        env = cli_environment(f"sqlite:///{folder / 'petakota.db'}", folder)
+        command = [sys.executable, "-m", "tests.webmap.test_ingest_limits", str(threshold)]
+        for args in (["init-db"], ["import-boundaries", str(city_file)]):
+            assert run_measured(command + args, env, folder.with_suffix(".txt"))[0] == 0
+        output = folder.with_suffix(".json")
+        status, peaks[threshold] = run_measured(command + ["ingest", str(path), "--json"], env,
+                                                output)
+        assert status == 0, output.read_text()[-3000:]
+        assert json.loads(output.read_text())["accepted"] == rows
+    assert peaks[size - 1] < peaks[size] - size / 4, (size, peaks)
+    assert peaks[size - 1] < 1024**3 * 3 / 4
+
+
+if __name__ == "__main__":  # `python -m tests.webmap.test_ingest_limits THRESHOLD <flask args>`
+    # The CLI with INGEST_IN_MEMORY_MAX_BYTES set, for the memory test above.
+    from flask.cli import main
+
+    settings.INGEST_IN_MEMORY_MAX_BYTES = int(sys.argv.pop(1))
+    sys.argv[1:1] = ["--app", "webmap"]
+    main()
