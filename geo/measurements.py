@@ -911,6 +911,7 @@ def read_ookla_tiles(
         If the file cannot be read, lacks a required column, or ``period`` is not a period.
     """
     period = ookla_period(period)
+    _check_ookla_size(Path(path), source_name or Path(path).name)
     raw = _read_table(path, source_name=source_name)
     names = _resolve_columns(raw, {c: (c,) for c in (*OOKLA_COLUMNS, "tile")}, OOKLA_COLUMNS)
     values, findings = _parse_tiles(raw, names)
@@ -1225,6 +1226,17 @@ def check_upload_size(size: int, source: str, *, limit: int | None = None) -> No
             N_("File '%(file)s' terlalu besar (%(size)s): batas unggah %(limit)s. Bagi menjadi "
                "beberapa file yang lebih kecil."),
             file=source, size=byte_size(size), limit=byte_size(limit))
+
+
+def _check_ookla_size(path: Path, source: str) -> None:
+    """Refuse a tile file over :data:`geo.settings.OOKLA_MAX_BYTES` (read whole, see there)."""
+    size = path.stat().st_size if path.exists() else 0
+    if size > settings.OOKLA_MAX_BYTES:
+        raise InputFileError.translatable(
+            N_("File tile Ookla '%(file)s' terlalu besar (%(size)s): batasnya %(limit)s, cukup "
+               "untuk semua tile sebuah kota. Ambil hanya tile di dalam kota Anda (misalnya "
+               "dengan kotak batas kota) lalu unggah lagi."),
+            file=source, size=byte_size(size), limit=byte_size(settings.OOKLA_MAX_BYTES))
 
 
 def upload_too_large(limit: int) -> InputFileError:

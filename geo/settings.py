@@ -51,6 +51,14 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 #: file (issue 14: any file up to :data:`MAX_UPLOAD_BYTES` in at most 1 GB).
 INGEST_IN_MEMORY_MAX_BYTES = 64 * 1024 * 1024
 
+#: Largest Ookla open-data tile file, in bytes.  Tile files are read whole (each tile becomes a
+#: polygon), about 2 KB of memory per 150-byte row, so a file at :data:`MAX_UPLOAD_BYTES` would
+#: need several GB.  A city's extract is small (Kota Depok, 2022 Q3: 621 tiles, 188 kB; a
+#: 2,000 km2 city has at most ~6,000 zoom-16 tiles, ~1 MB): a larger file is a province or the
+#: world and is refused with a message asking for the city's tiles only (issue 14: any upload
+#: in at most 1 GB of memory).  City policy, not regulation.
+OOKLA_MAX_BYTES = 32 * 1024 * 1024
+
 #: A file is rejected as "latitude and longitude swapped" when fewer than this share of its rows
 #: fall inside the city but at least this share would fall inside with the two columns exchanged.
 SWAPPED_COORDINATE_SHARE = 0.5

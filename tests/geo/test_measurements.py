@@ -746,6 +746,17 @@ def test_ookla_period_has_one_spelling(label, expected):
     assert ookla_period(label) == expected
 
 
+def test_ookla_file_over_its_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    """Tile files are read whole: one larger than a city's tiles is refused (issue 14, memory)."""
+    path = write(tmp_path, f"{OOKLA_HEADER}\n" + "0,,1000,500,20,1,1\n" * 200)
+    monkeypatch.setattr(settings, "OOKLA_MAX_BYTES", path.stat().st_size - 1)
+    with pytest.raises(InputFileError, match="File tile Ookla .* terlalu besar") as error:
+        read_ookla_tiles(path, period="2022-Q3")
+    assert error.value.params["limit"] == measurements.byte_size(path.stat().st_size - 1)
+    monkeypatch.setattr(settings, "OOKLA_MAX_BYTES", path.stat().st_size)
+    assert read_ookla_tiles(path, period="2022-Q3").rows == 200
+
+
 def test_unreadable_ookla_period_is_refused_before_reading(tmp_path):
     from geo.measurements import ookla_period
 
