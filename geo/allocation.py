@@ -67,6 +67,9 @@ class Allocation:
     covered
         Per demand row, ``True`` when it is served within the service distance (p-median: when
         it is served at all; a row with no finite cost to any open site is unserved).
+    gap
+        With status ``"feasible"`` (a time limit stopped the solver with a solution it could
+        not prove optimal): the relative MIP gap between that solution and the solver's bound.
     """
 
     model: str
@@ -76,6 +79,7 @@ class Allocation:
     fixed: list[int]
     assignment: np.ndarray
     covered: np.ndarray
+    gap: float | None = None
 
 
 def solve_lscp(cost: np.ndarray, *, service: float, fixed: Sequence[int] = ()) -> Allocation:
@@ -165,7 +169,8 @@ def solve_mclp(cost: np.ndarray, weights: np.ndarray, *, service: float, p: int,
 
 def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
                   capacities: np.ndarray | None = None, fixed: Sequence[int] = (),
-                  unserved_cost: float | None = None) -> Allocation:
+                  unserved_cost: float | None = None,
+                  time_limit_s: float | None = None) -> Allocation:
     """Open ``p`` new sites minimising the weighted distance of every row to its site.
 
     Built by spopt's ``PMedian.from_cost_matrix``: every row is served by exactly one open
@@ -190,6 +195,10 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
         one more predefined facility).  Set above every real distance, the sites take as much
         demand as their capacity allows, nearest first; rows left over are reported unserved.
         ``None``: every row must be served.
+    time_limit_s
+        Stop HiGHS after this many seconds; a solution found by then comes back with status
+        ``"feasible"`` and its ``gap`` (never ``"optimal"``), none with ``"not_solved"``.
+        ``None``: solve to proven optimality however long it takes.
 
     Raises
     ------
@@ -215,8 +224,8 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
         _finite(model_cost), weights, p_facilities=p + len(model_fixed),
         predefined_facilities_arr=np.array(model_fixed, dtype=int) if model_fixed else None,
         facility_capacities=caps)
-    status = _solve(model.problem)
-    if status != "optimal":
+    status, gap = _solve_within(model.problem, time_limit_s)
+    if status not in ("optimal", "feasible"):
         return _described("pmedian", status, float("nan"), cost, weights, [], fixed_cols, None)
     values = np.array([[v.value() or 0.0 for v in row] for row in model.cli_assgn_vars])
     assignment = values.argmax(axis=1)
@@ -228,7 +237,7 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, *, p: int,
     served = assignment >= 0
     objective = float((weights[served] * distance[served]).sum())
     return _allocation("pmedian", status, objective, weights, opened, fixed_cols, assignment,
-                       served)
+                       served, gap=gap)
 
 
 def _finite(cost: np.ndarray) -> np.ndarray:
@@ -421,18 +430,35 @@ def _site_variables(count: int) -> list[pulp.LpVariable]:
     return [pulp.LpVariable(f"y{j}", cat=pulp.LpBinary) for j in range(count)]
 
 
-def _solver() -> pulp.LpSolver:
-    """HiGHS in process when highspy is installed, else CBC; quiet, proven optimality."""
-    highs = pulp.HiGHS(msg=False, gapRel=0.0)
+def _solver(time_limit_s: float | None = None) -> pulp.LpSolver:
+    """HiGHS in process when highspy is installed, else CBC; quiet, to a relative gap of 0."""
+    highs = pulp.HiGHS(msg=False, gapRel=0.0, timeLimit=time_limit_s)
     if highs.available():
         return highs
-    return pulp.PULP_CBC_CMD(msg=False, gapRel=0.0)
+    return pulp.PULP_CBC_CMD(msg=False, gapRel=0.0, timeLimit=time_limit_s)
 
 
 def _solve(problem: pulp.LpProblem) -> str:
     problem.solve(_solver())
     status = pulp.LpStatus[problem.status].lower().replace(" ", "_")
     return status
+
+
+def _solve_within(problem: pulp.LpProblem,
+                  time_limit_s: float | None) -> tuple[str, float | None]:
+    """Solve with an optional time limit; status and, when not proven optimal, the MIP gap.
+
+    PuLP reports a solution stopped by the time limit as "Optimal" with an integer-feasible
+    (not optimal) solution status; that is returned as ``"feasible"`` with HiGHS's relative
+    gap (``None`` when the solver does not give one), never as ``"optimal"``.
+    """
+    problem.solve(_solver(time_limit_s))
+    status = pulp.LpStatus[problem.status].lower().replace(" ", "_")
+    if status != "optimal" or problem.sol_status == pulp.LpSolutionOptimal:
+        return status, None
+    model = getattr(problem, "solverModel", None)
+    gap = float(model.getInfo().mip_gap) if hasattr(model, "getInfo") else None
+    return "feasible", gap
 
 
 def _opened(y: list[pulp.LpVariable], columns: np.ndarray) -> list[int]:
@@ -456,9 +482,9 @@ def _described(model: str, status: str, objective: float, cost: np.ndarray,
 
 def _allocation(model: str, status: str, objective: float, weights: np.ndarray,
                 opened: list[int], fixed: list[int], assignment: np.ndarray,
-                covered: np.ndarray) -> Allocation:
+                covered: np.ndarray, gap: float | None = None) -> Allocation:
     served = {j: float(weights[assignment == j].sum()) for j in opened}
     ranked = sorted(opened, key=lambda j: (-served[j], j))
     return Allocation(model=model, status=status, objective=objective, selected=ranked,
                       fixed=list(fixed), assignment=np.asarray(assignment, dtype=np.int64),
-                      covered=np.asarray(covered, dtype=bool))
+                      covered=np.asarray(covered, dtype=bool), gap=gap)

@@ -412,6 +412,27 @@ WASTE_MAX_GENERATED_CANDIDATES = 100
 #: against a city-scale service distance).
 WASTE_DEMAND_CELL_M = 1000.0
 
+#: Level the demand points of the models are aggregated to (city policy): ``"kelurahan"`` puts
+#: one demand point per kelurahan at its population-weighted centre (the raster's cells summed
+#: per kelurahan), the unit planners report in; ``"cell"`` keeps one point per demand cell of
+#: ``WASTE_DEMAND_CELL_M``.  The capacitated p-median has a binary variable per demand point x
+#: site; at ~2,000 cells x ~100 sites a 2,000 km2 city does not solve in 20 minutes, at a few
+#: dozen kelurahan it does, and a truck's route inside one kelurahan is small against a
+#: city-scale service distance.
+WASTE_DEMAND_AGGREGATION = "kelurahan"
+WASTE_DEMAND_LEVELS: tuple[str, ...] = ("kelurahan", "cell")
+
+#: Eligible candidates entering the capacitated p-median: the best-scoring ones (city policy).
+#: Single-sourcing with capacities is a hard integer programme; on the 2,000 km2 demo city
+#: (35 kelurahan) 100 candidates took ~25 s per solve, and the score ranking keeps the plots the
+#: soft criteria favour.  MCLP and LSCP use every eligible candidate.
+WASTE_PMEDIAN_MAX_CANDIDATES = 30
+
+#: Seconds HiGHS may spend on one capacitated p-median (city policy: the run and its sensitivity
+#: table answer within a minute).  A solution stopped by the limit is reported
+#: ``"feasible"`` with its MIP gap, never ``"optimal"``; ``None`` solves to proven optimality.
+WASTE_PMEDIAN_TIME_LIMIT_S: float | None = 5.0
+
 #: Pixel size in metres of the suitability score raster and of the slope grid (city policy).
 WASTE_SCORE_PIXEL_M = 100.0
 

@@ -9,8 +9,11 @@
    every candidate is checked against every rule, and only eligible ones enter the model;
 3. demand is waste per demand point: population (a population raster summed over square cells
    of ``settings.WASTE_DEMAND_CELL_M``, or a population column of the kelurahan at their inner
-   points) x kg/person/day, in tonnes/day; existing TPS/TPS3R/TPST are fixed sites with their
-   capacity (t/day; unknown capacity counts 0 in the capacitated p-median);
+   points) x kg/person/day, in tonnes/day; with ``settings.WASTE_DEMAND_AGGREGATION`` at
+   ``"kelurahan"`` the raster's cells are summed per kelurahan at its population-weighted
+   centre, so the models see a few dozen demand points instead of thousands of cells; existing
+   TPS/TPS3R/TPST are fixed sites with their capacity (t/day; unknown capacity counts 0 in the
+   capacitated p-median);
 4. distances run along the roads (:mod:`geo.road_network`) when a ``jalan`` layer exists,
    straight otherwise;
 5. the model (:mod:`geo.allocation`) is solved exactly, then a sensitivity table over
@@ -57,13 +60,17 @@ class WasteSiting:
     ``sites`` has one row per chosen new site, ranked (rank, id, latitude, longitude, kode,
     kelurahan, tonnes_day, population, mean_distance_m, max_distance_m, rules_checked);
     ``candidates`` one row per candidate (id, source, latitude, longitude, eligible,
-    violations: list of dicts, score); ``unserved`` the demand points no site serves within the
+    in_model: whether it entered the model (p-median takes only the best-scoring
+    ``settings.WASTE_PMEDIAN_MAX_CANDIDATES`` eligible ones), violations: list of dicts, score); ``unserved`` the demand points no site serves within the
     service distance (latitude, longitude, tonnes_day, population); ``sensitivity`` one row per
     (p, service_m) with objective, demand_covered (t/day) and status.  ``demand_covered`` is the
     waste (t/day) served within the service distance, whatever the model; ``objective`` is the
     model's own (p-median: tonne-metres per day of the waste served; MCLP: t/day covered;
     LSCP: new sites).  The capacitated p-median serves what the capacities allow, nearest waste
-    first, and leaves the rest unserved.
+    first, and leaves the rest unserved.  ``status`` is ``"feasible"`` (with ``gap``, the
+    relative MIP gap) when the p-median's time limit stopped the solver before it proved the
+    optimum.  ``demand_level`` says what a demand point is
+    (``"kelurahan"`` or ``"cell"``) and ``demand_points`` how many the models saw.
     """
 
     model: str
@@ -78,7 +85,10 @@ class WasteSiting:
     demand_covered: float
     service_m: float
     capacity_t_day: float
+    gap: float | None
     sensitivity: pd.DataFrame
+    demand_level: str
+    demand_points: int
     exclusions: gpd.GeoDataFrame
     suitable: gpd.GeoDataFrame
     score: ScoreRaster | None = field(default=None, repr=False)
@@ -87,11 +97,13 @@ class WasteSiting:
         """JSON-ready result (exclusions and suitable land as GeoJSON in EPSG:4326)."""
         return {
             "model": self.model, "status": self.status, "objective": _plain(self.objective),
+            "gap": _plain(self.gap),
             "distance": self.distance, "service_m": self.service_m,
             "capacity_t_day": self.capacity_t_day, "sites": _records(self.sites),
             "candidates": _records(self.candidates), "unserved": _records(self.unserved),
             "demand_total": round(self.demand_total, 3),
             "demand_covered": round(self.demand_covered, 3),
+            "demand_level": self.demand_level, "demand_points": self.demand_points,
             "sensitivity": _records(self.sensitivity),
             "exclusions": _geojson(self.exclusions), "suitable": _geojson(self.suitable),
             "rules": self.rules.as_dict(),
@@ -161,7 +173,7 @@ def site_waste_facility(
     city = _City.build(kelurahan, layers, slope)
     excluded = excluded_land(city.area, city.layers, options.rules, slope=city.slope)
     suitable = suitable_land(city.area, excluded, options.rules)
-    demand = _demand(city, population, options.kg_per_person)
+    demand, level = _demand(city, population, options.kg_per_person)
     fixed = _fixed_sites(city, facilities)
     score = score_raster(city.area, city.crs, city.layers, options.rules,
                          pixel_m=settings.WASTE_SCORE_PIXEL_M, centre=_centre(demand),
@@ -169,7 +181,7 @@ def site_waste_facility(
     pool = _candidate_pool(city, candidates, suitable, options.rules, score)
     problem = _Problem.build(city, demand, pool, fixed, options)
     allocation = _solved(problem, options)
-    return _result(city, problem, allocation, options, excluded, suitable, score)
+    return _result(city, problem, allocation, options, excluded, suitable, score, level)
 
 
 # --- options -------------------------------------------------------------------------------------
@@ -255,19 +267,31 @@ def _slope(dem: str | Path | None, crs: pyproj.CRS, area: shapely.Geometry) -> S
 
 # --- demand and existing sites -------------------------------------------------------------------
 
-def _demand(city: _City, population: str | Path | None, kg_per_person: float) -> pd.DataFrame:
-    """Demand points (metric ``point``), ``population`` and ``tonnes_day``; no empty points."""
-    if population is not None:
-        points, people = _raster_demand(city, population)
+def _demand(city: _City, population: str | Path | None,
+            kg_per_person: float) -> tuple[pd.DataFrame, str]:
+    """Demand points (metric ``point``), ``population`` and ``tonnes_day``, and their level.
+
+    The level is ``"kelurahan"`` (a population column, or raster cells summed per kelurahan
+    when ``settings.WASTE_DEMAND_AGGREGATION`` says so) or ``"cell"``; no empty points.
+    """
+    level = settings.WASTE_DEMAND_AGGREGATION
+    if level not in settings.WASTE_DEMAND_LEVELS:
+        raise SitingError.translatable(
+            N_("Tingkat agregasi permintaan '%(level)s' tidak dikenal: pilih %(levels)s."),
+            level=level, levels=", ".join(settings.WASTE_DEMAND_LEVELS))
+    if population is None:
+        points, people, level = *_kelurahan_demand(city), "kelurahan"
     else:
-        points, people = _kelurahan_demand(city)
+        points, people = _raster_demand(city, population)
+        if level == "kelurahan":
+            points, people = _per_kelurahan(city, points, people)
     keep = people > 0
     if not keep.any():
         raise SitingError.translatable(N_(
             "Tidak ada penduduk di kota ini: impor raster penduduk atau isi kolom 'penduduk' "
             "pada kelurahan."))
     return pd.DataFrame({"point": points[keep], "population": people[keep],
-                         "tonnes_day": people[keep] * kg_per_person / 1000.0})
+                         "tonnes_day": people[keep] * kg_per_person / 1000.0}), level
 
 
 def _raster_demand(city: _City, raster: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -279,6 +303,25 @@ def _raster_demand(city: _City, raster: str | Path) -> tuple[np.ndarray, np.ndar
     cells = cells[~shapely.is_empty(cells)]
     people = population_in_polygons(gpd.GeoSeries(cells, crs=city.crs), raster)
     return shapely.point_on_surface(cells), people
+
+
+def _per_kelurahan(city: _City, points: np.ndarray,
+                   people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum demand cells per kelurahan, placed at the kelurahan's population-weighted centre.
+
+    A cell belongs to the kelurahan its point lies in, or the nearest one for a point in a gap
+    between boundaries.  A kelurahan without people gets population 0 (dropped later).
+    """
+    zones = gpd.GeoDataFrame(geometry=city.to_metric(city.kelurahan), crs=city.crs)
+    cells = gpd.GeoDataFrame({"people": people}, geometry=points, crs=city.crs)
+    joined = gpd.sjoin_nearest(cells, zones, how="left")
+    zone = joined[~joined.index.duplicated()]["index_right"].to_numpy(int)
+    xy = shapely.get_coordinates(points)
+    total = np.bincount(zone, weights=people, minlength=len(zones))
+    weight = np.where(total > 0, total, 1.0)
+    x = np.bincount(zone, weights=people * xy[:, 0], minlength=len(zones)) / weight
+    y = np.bincount(zone, weights=people * xy[:, 1], minlength=len(zones)) / weight
+    return shapely.points(x, y), total
 
 
 def _kelurahan_demand(city: _City) -> tuple[np.ndarray, np.ndarray]:
@@ -413,6 +456,8 @@ class _Problem:
                 area=options.rules.min_plot_m2)
         if len(eligible) == 0:
             raise _no_eligible(pool)
+        if options.model == "pmedian":
+            eligible = _best_scoring(pool, eligible, settings.WASTE_PMEDIAN_MAX_CANDIDATES)
         sites = np.concatenate([shapely.point_on_surface(pool.geometry.to_numpy()[eligible]),
                                 fixed.geometry.to_numpy()])
         points = demand["point"].to_numpy()
@@ -430,6 +475,12 @@ class _Problem:
     def capacities(self, capacity: float) -> np.ndarray:
         return np.concatenate([np.full(len(self.eligible), capacity),
                                self.fixed["capacity"].to_numpy(float)])
+
+
+def _best_scoring(pool: gpd.GeoDataFrame, eligible: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` best-scoring eligible rows of the pool, in pool order (ties: pool order)."""
+    score = np.nan_to_num(pool["score"].to_numpy(float)[eligible], nan=-1.0)
+    return np.sort(eligible[np.argsort(-score, kind="stable")[:count]])
 
 
 def _no_eligible(pool: gpd.GeoDataFrame) -> SitingError:
@@ -457,7 +508,8 @@ def _solved(problem: _Problem, options: _Options, *, sites: int | None = None,
     if options.model == "pmedian":
         return solve_pmedian(problem.cost, weights, p=sites, fixed=fixed,
                              capacities=problem.capacities(options.capacity),
-                             unserved_cost=_unserved_cost(problem.cost))
+                             unserved_cost=_unserved_cost(problem.cost),
+                             time_limit_s=settings.WASTE_PMEDIAN_TIME_LIMIT_S)
     result = solve_lscp(problem.cost, service=service, fixed=fixed)
     if len(result.selected) > sites:
         raise SitingError.translatable(
@@ -482,7 +534,7 @@ def _unserved_cost(cost: np.ndarray) -> float:
 
 def _result(city: _City, problem: _Problem, allocation: Allocation, options: _Options,
             excluded: gpd.GeoDataFrame, suitable: gpd.GeoDataFrame,
-            score: ScoreRaster) -> WasteSiting:
+            score: ScoreRaster, level: str) -> WasteSiting:
     weights = problem.demand["tonnes_day"].to_numpy(float)
     distance = _assigned_distance(problem.cost, allocation.assignment)
     within = (allocation.assignment >= 0) & (distance <= options.service)
@@ -490,10 +542,12 @@ def _result(city: _City, problem: _Problem, allocation: Allocation, options: _Op
         model=options.model, status=allocation.status, objective=allocation.objective,
         distance=problem.distance, rules=options.rules,
         sites=_sites(city, problem, allocation, distance, options.rules),
-        candidates=_candidates(city, problem.pool), unserved=_unserved(city, problem, within),
+        candidates=_candidates(city, problem), unserved=_unserved(city, problem, within),
         demand_total=float(weights.sum()), demand_covered=float(weights[within].sum()),
         service_m=options.service, capacity_t_day=options.capacity,
-        sensitivity=_sensitivity(problem, options),
+        gap=allocation.gap, sensitivity=_sensitivity(problem, options, allocation),
+        demand_level=level,
+        demand_points=len(problem.demand),
         exclusions=excluded.set_crs(city.crs), suitable=suitable.set_crs(city.crs), score=score)
 
 
@@ -531,10 +585,12 @@ SITE_COLUMNS = ("rank", "id", "latitude", "longitude", "kode", "kelurahan", "ton
                 "population", "mean_distance_m", "max_distance_m", "rules_checked")
 
 
-def _candidates(city: _City, pool: gpd.GeoDataFrame) -> pd.DataFrame:
+def _candidates(city: _City, problem: _Problem) -> pd.DataFrame:
+    pool = problem.pool
     lon, lat = city.to_lonlat(shapely.point_on_surface(pool.geometry.to_numpy()))
     return pd.DataFrame({"id": pool["id"].to_numpy(), "source": pool["source"].to_numpy(),
                          "latitude": lat, "longitude": lon, "eligible": pool["eligible"],
+                         "in_model": np.isin(np.arange(len(pool)), problem.eligible),
                          "violations": pool["violations"], "score": pool["score"]})
 
 
@@ -546,25 +602,28 @@ def _unserved(city: _City, problem: _Problem, within: np.ndarray) -> pd.DataFram
                          "population": rows["population"].to_numpy()})
 
 
-def _sensitivity(problem: _Problem, options: _Options) -> pd.DataFrame:
+def _sensitivity(problem: _Problem, options: _Options, allocation: Allocation) -> pd.DataFrame:
     """Objective and tonnes/day covered for p = 1..5 at half, the given and double service.
 
     p-median runs are solved once per p and their coverage read at each service distance; MCLP
-    and LSCP runs use MCLP (LSCP has no p: the table shows what p sites cover).  A p that
-    cannot be solved (too few candidates, too little capacity) gets its reason as status.
+    and LSCP runs use MCLP (LSCP has no p: the table shows what p sites cover); the run's own
+    p-median ``allocation`` is reused for its p.  A p that cannot be solved (too few
+    candidates, too little capacity) gets its reason as status; ``gap`` is the MIP gap of a
+    p-median stopped by the time limit (status ``"feasible"``).
     """
     weights = problem.demand["tonnes_day"].to_numpy(float)
     services = [options.service * f for f in settings.WASTE_SENSITIVITY_SERVICE_FACTORS]
     model = "pmedian" if options.model == "pmedian" else "mclp"
     rows = []
     for p in range(1, settings.WASTE_SENSITIVITY_MAX_SITES + 1):
-        median = _attempt(problem, options, model, p, options.service)
+        median = (allocation if model == options.model and p == options.sites
+                  else _attempt(problem, options, model, p, options.service))
         for service in services:
             solved = median if model == "pmedian" else _attempt(problem, options, model, p,
                                                                  service)
             rows.append(_sensitivity_row(problem, solved, weights, p, service))
     return pd.DataFrame(rows, columns=["p", "service_m", "objective", "demand_covered",
-                                       "status"])
+                                       "status", "gap"])
 
 
 def _attempt(problem: _Problem, options: _Options, model: str, p: int,
@@ -580,11 +639,11 @@ def _sensitivity_row(problem: _Problem, solved: Allocation | SitingError, weight
                      p: int, service: float) -> dict[str, Any]:
     if isinstance(solved, SitingError):
         return {"p": p, "service_m": service, "objective": None, "demand_covered": None,
-                "status": solved.message}
+                "status": solved.message, "gap": None}
     distance = _assigned_distance(problem.cost, solved.assignment)
     return {"p": p, "service_m": service, "objective": float(solved.objective),
             "demand_covered": float(weights[distance <= service].sum()),
-            "status": solved.status}
+            "status": solved.status, "gap": solved.gap}
 
 
 # --- JSON ----------------------------------------------------------------------------------------

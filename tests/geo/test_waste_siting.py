@@ -143,6 +143,50 @@ def test_population_raster_demand_and_json_shape(tmp_path):
         (p, s) for p in range(1, 6) for s in (2000.0, 4000.0, 8000.0)}
 
 
+def _two_kelurahan_raster(path):
+    """Barat: 1,000 people in the 1 km cell centred (1500, 2500) and 3,000 in the one centred
+    (500, 500); Timur: 2,000 people in the cell centred (6500, 1500) (metres from X0, Y0)."""
+    grid = np.zeros((8, 16), dtype="float32")
+    grid[2, 3] = 1000.0
+    grid[6, 1] = 3000.0
+    grid[5, 12] = 2000.0
+    with rasterio.open(path, "w", driver="GTiff", width=16, height=8, count=1,
+                       dtype="float32", crs=UTM,
+                       transform=Affine(500.0, 0, X0, 0, -500.0, Y0 + 4000)) as out:
+        out.write(grid, 1)
+    return path
+
+
+def _unserved_demand(raster):
+    """Run MCLP with a 1 m service distance, so every demand point is listed as unserved."""
+    result = site_waste_facility(_kelurahan(), _layers(), population=raster,
+                                 candidates=_candidates(), model="mclp", sites=1,
+                                 service_m=1.0)
+    unserved = gpd.GeoDataFrame(
+        result.unserved, crs="EPSG:4326",
+        geometry=gpd.points_from_xy(result.unserved["longitude"], result.unserved["latitude"]))
+    return result, unserved.to_crs(UTM).sort_values("population")
+
+
+def test_raster_demand_is_aggregated_to_kelurahan_at_population_weighted_centres(tmp_path):
+    result, unserved = _unserved_demand(_two_kelurahan_raster(tmp_path / "penduduk.tif"))
+    data = result.to_dict()
+    assert (data["demand_level"], data["demand_points"]) == ("kelurahan", 2)
+    assert unserved["population"].tolist() == pytest.approx([2000.0, 4000.0])
+    assert unserved["tonnes_day"].tolist() == pytest.approx([1.4, 2.8])
+    timur, barat = unserved.geometry.tolist()
+    assert (timur.x - X0, timur.y - Y0) == pytest.approx((6500.0, 1500.0), abs=0.01)
+    # (1500 x 1000 + 500 x 3000) / 4000 = 750; (2500 x 1000 + 500 x 3000) / 4000 = 1000
+    assert (barat.x - X0, barat.y - Y0) == pytest.approx((750.0, 1000.0), abs=0.01)
+
+
+def test_cell_demand_level_keeps_one_point_per_populated_cell(tmp_path, monkeypatch):
+    monkeypatch.setattr("geo.settings.WASTE_DEMAND_AGGREGATION", "cell")
+    result, unserved = _unserved_demand(_two_kelurahan_raster(tmp_path / "penduduk.tif"))
+    assert (result.demand_level, result.demand_points) == ("cell", 3)
+    assert unserved["tonnes_day"].tolist() == pytest.approx([0.7, 1.4, 2.1])
+
+
 def test_candidates_outside_the_city_are_refused_with_their_ids():
     outside = _frame([shapely.Point(X0 - 5000, Y0)], id=["Z"])
     with pytest.raises(SitingError, match=r"1 calon lokasi berada di luar kota.*\(Z\)"):
@@ -185,7 +229,12 @@ def test_capacity_below_demand_serves_the_nearest_waste_that_fits():
     assert result.status == "optimal"
     assert result.sites["tonnes_day"].tolist() == pytest.approx([7.0])
     assert result.unserved["tonnes_day"].tolist() == pytest.approx([14.0])
-    plots = gpd.GeoSeries.from_xy(result.candidates["longitude"], result.candidates["latitude"],
+    in_model = result.candidates[result.candidates["in_model"]]
+    assert len(in_model) == min(30, int(result.candidates["eligible"].sum()))
+    assert in_model["score"].min() >= result.candidates[~result.candidates["in_model"]
+                                                        & result.candidates["eligible"]
+                                                        ]["score"].max()
+    plots = gpd.GeoSeries.from_xy(in_model["longitude"], in_model["latitude"],
                                   crs="EPSG:4326").to_crs(UTM)
     timur = _demand_points()[1]
     assert result.objective == pytest.approx(7.0 * min(timur.distance(p) for p in plots),
