@@ -412,13 +412,16 @@ WASTE_MAX_GENERATED_CANDIDATES = 100
 #: against a city-scale service distance).
 WASTE_DEMAND_CELL_M = 1000.0
 
-#: Level the demand points of the models are aggregated to (city policy): ``"kelurahan"`` puts
-#: one demand point per kelurahan at its population-weighted centre (the raster's cells summed
-#: per kelurahan), the unit planners report in; ``"cell"`` keeps one point per demand cell of
-#: ``WASTE_DEMAND_CELL_M``.  The capacitated p-median has a binary variable per demand point x
-#: site; at ~2,000 cells x ~100 sites a 2,000 km2 city does not solve in 20 minutes, at a few
-#: dozen kelurahan it does, and a truck's route inside one kelurahan is small against a
-#: city-scale service distance.
+#: Level the capacitated p-median's demand points are aggregated to (city policy):
+#: ``"kelurahan"`` puts one demand point per kelurahan at its population-weighted centre (the
+#: raster's cells summed per kelurahan), the unit planners report in; ``"cell"`` keeps one point
+#: per demand cell of ``WASTE_DEMAND_CELL_M``.  The p-median has a binary variable per demand
+#: point x site; at ~2,000 cells x ~100 sites a 2,000 km2 city did not solve in 20 minutes, at
+#: a few dozen kelurahan it does, and its total-distance objective changes little under such
+#: aggregation (a truck's route inside a kelurahan is small against city-scale distances).
+#: MCLP and LSCP keep the cells: coverage within a service distance is what aggregation
+#: distorts most (a whole kelurahan would count as in or out at once), and they solve at cell
+#: level in seconds.
 WASTE_DEMAND_AGGREGATION = "kelurahan"
 WASTE_DEMAND_LEVELS: tuple[str, ...] = ("kelurahan", "cell")
 

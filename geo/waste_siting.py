@@ -9,9 +9,10 @@
    every candidate is checked against every rule, and only eligible ones enter the model;
 3. demand is waste per demand point: population (a population raster summed over square cells
    of ``settings.WASTE_DEMAND_CELL_M``, or a population column of the kelurahan at their inner
-   points) x kg/person/day, in tonnes/day; with ``settings.WASTE_DEMAND_AGGREGATION`` at
-   ``"kelurahan"`` the raster's cells are summed per kelurahan at its population-weighted
-   centre, so the models see a few dozen demand points instead of thousands of cells; existing
+   points) x kg/person/day, in tonnes/day; for the capacitated p-median, with
+   ``settings.WASTE_DEMAND_AGGREGATION`` at ``"kelurahan"``, the raster's cells are summed per
+   kelurahan at its population-weighted centre, so it sees a few dozen demand points instead
+   of thousands of cells (MCLP and LSCP keep the cells); existing
    TPS/TPS3R/TPST are fixed sites with their capacity (t/day; unknown capacity counts 0 in the
    capacitated p-median);
 4. distances run along the roads (:mod:`geo.road_network`) when a ``jalan`` layer exists,
@@ -173,7 +174,7 @@ def site_waste_facility(
     city = _City.build(kelurahan, layers, slope)
     excluded = excluded_land(city.area, city.layers, options.rules, slope=city.slope)
     suitable = suitable_land(city.area, excluded, options.rules)
-    demand, level = _demand(city, population, options.kg_per_person)
+    demand, level = _demand(city, population, options.kg_per_person, options.model)
     fixed = _fixed_sites(city, facilities)
     score = score_raster(city.area, city.crs, city.layers, options.rules,
                          pixel_m=settings.WASTE_SCORE_PIXEL_M, centre=_centre(demand),
@@ -267,14 +268,15 @@ def _slope(dem: str | Path | None, crs: pyproj.CRS, area: shapely.Geometry) -> S
 
 # --- demand and existing sites -------------------------------------------------------------------
 
-def _demand(city: _City, population: str | Path | None,
-            kg_per_person: float) -> tuple[pd.DataFrame, str]:
+def _demand(city: _City, population: str | Path | None, kg_per_person: float,
+            model: str) -> tuple[pd.DataFrame, str]:
     """Demand points (metric ``point``), ``population`` and ``tonnes_day``, and their level.
 
-    The level is ``"kelurahan"`` (a population column, or raster cells summed per kelurahan
-    when ``settings.WASTE_DEMAND_AGGREGATION`` says so) or ``"cell"``; no empty points.
+    The level is ``"kelurahan"`` (a population column, or, for the p-median, raster cells
+    summed per kelurahan when ``settings.WASTE_DEMAND_AGGREGATION`` says so) or ``"cell"``;
+    no empty points.
     """
-    level = settings.WASTE_DEMAND_AGGREGATION
+    level = settings.WASTE_DEMAND_AGGREGATION if model == "pmedian" else "cell"
     if level not in settings.WASTE_DEMAND_LEVELS:
         raise SitingError.translatable(
             N_("Tingkat agregasi permintaan '%(level)s' tidak dikenal: pilih %(levels)s."),

@@ -157,10 +157,10 @@ def _two_kelurahan_raster(path):
     return path
 
 
-def _unserved_demand(raster):
-    """Run MCLP with a 1 m service distance, so every demand point is listed as unserved."""
+def _unserved_demand(raster, model="pmedian"):
+    """Run with a 1 m service distance, so every demand point is listed as unserved."""
     result = site_waste_facility(_kelurahan(), _layers(), population=raster,
-                                 candidates=_candidates(), model="mclp", sites=1,
+                                 candidates=_candidates(), model=model, sites=1,
                                  service_m=1.0)
     unserved = gpd.GeoDataFrame(
         result.unserved, crs="EPSG:4326",
@@ -180,9 +180,12 @@ def test_raster_demand_is_aggregated_to_kelurahan_at_population_weighted_centres
     assert (barat.x - X0, barat.y - Y0) == pytest.approx((750.0, 1000.0), abs=0.01)
 
 
-def test_cell_demand_level_keeps_one_point_per_populated_cell(tmp_path, monkeypatch):
-    monkeypatch.setattr("geo.settings.WASTE_DEMAND_AGGREGATION", "cell")
-    result, unserved = _unserved_demand(_two_kelurahan_raster(tmp_path / "penduduk.tif"))
+@pytest.mark.parametrize("model", ["mclp", "pmedian-cell"])
+def test_cell_demand_level_keeps_one_point_per_populated_cell(tmp_path, monkeypatch, model):
+    if model == "pmedian-cell":  # the p-median at the setting's other level
+        monkeypatch.setattr("geo.settings.WASTE_DEMAND_AGGREGATION", "cell")
+    result, unserved = _unserved_demand(_two_kelurahan_raster(tmp_path / "penduduk.tif"),
+                                        "mclp" if model == "mclp" else "pmedian")
     assert (result.demand_level, result.demand_points) == ("cell", 3)
     assert unserved["tonnes_day"].tolist() == pytest.approx([0.7, 1.4, 2.1])
 

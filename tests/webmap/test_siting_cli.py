@@ -179,8 +179,9 @@ def test_waste_human_output_in_indonesian_and_english(waste_app, tmp_path):
     assert 'Disimpan sebagai skenario #1 "Uji".' in indonesian.output
     assert "rules TPST: 1 new sites; 3.9 of 3.9 tonnes/day served within 5,000 m " \
         "(straight-line distance)." in english.output
-    # the TPS in kelurahan A keeps the west's 0.42 t/day (600 people)
-    assert "kel. Bukit Uji: 3.50 tonnes/day, 5000 people, mean distance 435 m" in english.output
+    # the TPS in kelurahan A keeps the west's 0.42 t/day (600 people); the p-median's demand
+    # points are the kelurahan's population-weighted centres (WASTE_DEMAND_AGGREGATION)
+    assert "kel. Bukit Uji: 3.50 tonnes/day, 5000 people, mean distance 413 m" in english.output
     refused = runner.invoke(args=[*base, "--model", "lscp", "--service-m", "300", "--lang",
                                   "en"])
     assert refused.exit_code == 1
