@@ -42,6 +42,7 @@ from werkzeug.test import stream_encode_multipart
 
 from geo.csv_safety import FORMULA_TRIGGERS
 from tests.conftest import ROOT
+from tests.peak_memory import read_peak, start_with_peak
 from tests.webmap.conftest import SQUARES, signed_in, write_city
 
 HEADER = "latitude,longitude,timestamp,operator,technology,signal_dbm,no_service,device_id"
@@ -685,17 +686,17 @@ def test_large_hostile_files_in_a_real_process_stay_within_memory(harness, corpu
 
 
 def _run_measured(command: list[str], env: dict[str, str]) -> tuple[str, str, int, int]:
-    """Run a process to its end; its output, exit code and peak resident memory in bytes."""
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    """Run a process to its end; its output, exit code and peak resident memory in bytes
+    (measured through a small launcher: the test process's own size does not count)."""
+    process, report = start_with_peak(command, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
     with ThreadPoolExecutor(max_workers=2) as pool:
         stdout, stderr = pool.submit(process.stdout.read), pool.submit(process.stderr.read)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
         out, err = stdout.result().decode(), stderr.result().decode()
     process.stdout.close()
     process.stderr.close()
-    return out, err, process.returncode, int(usage.ru_maxrss) * 1024  # Linux: KiB
+    return out, err, process.returncode, read_peak(report)
 
 
 # --- one upload limit ------------------------------------------------------------------------

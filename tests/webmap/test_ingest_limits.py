@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from geo import measurements, settings
 from geo.errors import InputFileError
-from tests.conftest import ROOT
+from tests.peak_memory import run_with_peak
 from tests.webmap.test_ingest import HEADER, NOW, stored, write_csv
 from webmap.ingest import ingest_measurements
 from webmap.models import Measurement, Upload
@@ -108,13 +108,11 @@ def cli_environment(db_url: str, tmp_path: Path) -> dict[str, str]:
 
 def run_measured(command: list[str], env: dict[str, str], output: Path) -> tuple[int, int]:
     """Run a command; return its exit status and its peak resident memory in bytes (its own
-    and its children's: the SQLite writer process too)."""
+    and its children's: the SQLite writer process too), measured through a small launcher so
+    that the test process's own size does not count (see tests/peak_memory.py)."""
     with open(output, "wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink,
-                                   stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss * 1024  # Linux reports KiB
+        process, peak = run_with_peak(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return process.returncode, peak
 
 
 def test_many_bad_rows_ingest_in_bounded_memory_with_a_small_report(city_engine, db_url,
